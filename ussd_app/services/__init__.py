@@ -1,0 +1,1 @@
+"""The service layer: the only code that opens transactions and commits."""
