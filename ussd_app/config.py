@@ -85,6 +85,8 @@ class Settings:
     p1_ack_minutes: int = 15
     p2_ack_minutes: int = 24 * 60
     sweep_interval_s: int = 60
+    # Seconds between retries of a transient SMS failure (RQ Retry intervals).
+    sms_retry_delays: tuple[int, ...] = (10, 30, 120, 600, 1800)
     log_level: str = "INFO"
 
     @property
@@ -152,6 +154,13 @@ class Settings:
                     raise ConfigError(f"{var} must be a number, got {env[var]!r}") from None
         if "EMBEDDED_WORKER" in env:
             values["embedded_worker"] = _bool(env["EMBEDDED_WORKER"])
+        if env.get("SMS_RETRY_DELAYS", "").strip():
+            try:
+                values["sms_retry_delays"] = tuple(
+                    int(x) for x in env["SMS_RETRY_DELAYS"].split(",") if x.strip()
+                )
+            except ValueError:
+                raise ConfigError("SMS_RETRY_DELAYS must be comma-separated seconds") from None
         if env.get("DATA_KEYS", "").strip():
             values["data_keys"] = tuple(k.strip() for k in env["DATA_KEYS"].split(",") if k.strip())
         settings = cls(**values)

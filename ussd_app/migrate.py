@@ -28,8 +28,13 @@ def reset_schema_for_tests(engine: Engine) -> None:
     from ussd_app.db import Base
 
     with engine.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        if conn.dialect.name == "postgresql":
+            # Leftovers from an older schema (tables no model knows) would block drop_all.
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        else:
+            Base.metadata.drop_all(conn)
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     if (MIGRATIONS_DIR / "versions").is_dir() and any((MIGRATIONS_DIR / "versions").glob("*.py")):
         upgrade(engine.url.render_as_string(hide_password=False))
     else:  # before the first migration exists

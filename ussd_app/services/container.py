@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,15 +17,31 @@ from ussd_app.crypto import Cipher
 from ussd_app.db import UnitOfWork
 from ussd_app.phones import normalise, phone_hash
 
-if TYPE_CHECKING:
-    pass
-
-# Called inside the report's transaction to stage alert rows (the outbox); the alerts package
-# provides the real one. The default stages nothing, for tests of the USSD core alone.
+# Hooks the alerts package fills in (ussd_app.alerts.wiring); the defaults do nothing, so the
+# USSD core can be tested alone and a missing enqueue is repaired by the sweeper.
+# stage_alerts: inside a report's transaction, stage its alert messages in the outbox.
 AlertStager = Callable[[UnitOfWork, Any], None]
+# on_registration: inside a registration's transaction (registration row, caller's E.164).
+RegistrationHook = Callable[[UnitOfWork, Any, str], None]
+# enqueue_sms: after commit, put outbox row `id` on the queue; True if it was enqueued.
+SmsEnqueuer = Callable[..., bool]
+# on_sms_failed: a message failed for good; e.g. try the partner's next contact.
+SmsFailureHook = Callable[[UnitOfWork, Any], None]
 
 
 def _no_alerts(uow: UnitOfWork, report: Any) -> None:
+    return None
+
+
+def _no_registration_hook(uow: UnitOfWork, registration: Any, phone: str) -> None:
+    return None
+
+
+def _no_enqueue(outbound_id: int, purpose: Any = None, *, replace: bool = False) -> bool:
+    return False
+
+
+def _no_failure_hook(uow: UnitOfWork, row: Any) -> None:
     return None
 
 
@@ -37,6 +53,9 @@ class Services:
     session_factory: sessionmaker[Session]
     cipher: Cipher
     stage_alerts: AlertStager = field(default=_no_alerts)
+    on_registration: RegistrationHook = field(default=_no_registration_hook)
+    enqueue_sms: SmsEnqueuer = field(default=_no_enqueue)
+    on_sms_failed: SmsFailureHook = field(default=_no_failure_hook)
 
     def uow(self) -> UnitOfWork:
         """A new unit of work: `with services.uow() as uow: ...; uow.commit()`."""

@@ -1,0 +1,32 @@
+"""Handlers for submitting a trafficking report and for checking a reference."""
+
+from __future__ import annotations
+
+from handlers import HandlerContext, handler
+from ussd_app.menu.types import HandlerResult
+from ussd_app.services.lookups import find_reference, status_label
+from ussd_app.services.reports import submit_report
+
+
+@handler("submit_report")
+def submit(ctx: HandlerContext) -> HandlerResult:
+    """Store the report (once per session, even if the final hop is replayed); show `{ref}`."""
+    ref, _priority = submit_report(
+        ctx.services,
+        phone=ctx.phone,
+        language=ctx.language,
+        answers=ctx.answers,
+        channel=ctx.channel,
+        idempotency_key=ctx.session_id,
+    )
+    return HandlerResult(values={"ref": ref})
+
+
+@handler("check_reference")
+def check(ctx: HandlerContext) -> HandlerResult:
+    """Look up the reference the caller typed; outcome "not_found" when there is none."""
+    found = find_reference(ctx.services, str(ctx.answers.get("reference") or ""))
+    if found is None:
+        return HandlerResult(outcome="not_found")
+    ref, status = found
+    return HandlerResult(values={"reference": ref, "status": status_label(status, ctx.language)})

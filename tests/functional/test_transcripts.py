@@ -1,0 +1,106 @@
+"""Golden transcripts: every flow, in both languages, through the real webhook.
+
+Each file in `transcripts/` is a readable conversation: what the caller sends, what each reply
+must (and must not) contain, and what must be stored at the end. See transcripts/README.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from tests.functional.conftest import Phone
+from ussd_app import gsm7
+from ussd_app.bootstrap import Container
+
+TRANSCRIPTS = sorted((Path(__file__).parent / "transcripts").glob("*.yaml"))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    return data
+
+
+@pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
+def test_transcript(path: Path, client: Any, container: Container) -> None:
+    script = _load(path)
+    phone = Phone(client, number=str(script.get("phone", "+26658000001")))
+    for setup in script.get("before", []):
+        _run_steps(phone, setup["steps"], f"{path.name} (before)")
+    _run_steps(phone, script["steps"], path.name)
+    _check_stored(container, phone.number, script.get("stored", {}), path.name)
+
+
+def _run_steps(phone: Phone, steps: list[dict[str, Any]], where: str) -> None:
+    for number, step in enumerate(steps, 1):
+        if "dial" in step:
+            reply = phone.dial(str(step["dial"]))
+        elif "repeat" in step:  # the gateway re-sends the same hop
+            reply = phone.post()
+        else:
+            reply = phone.send(str(step["send"]))
+        context = f"{where} step {number} ({step}): got {reply!r}"
+        assert reply.startswith(("CON ", "END ")), context
+        assert gsm7.is_gsm7(reply), context
+        assert gsm7.septets(reply) <= 160, context
+        for fragment in step.get("expect", []):
+            assert str(fragment) in reply, f"missing {fragment!r} in {context}"
+        for fragment in step.get("expect_not", []):
+            assert str(fragment) not in reply, f"unexpected {fragment!r} in {context}"
+
+
+def _check_stored(container: Container, number: str, stored: dict[str, Any], where: str) -> None:
+    from ussd_app.models.people import PhonePreference
+    from ussd_app.models.registrations import Registration
+    from ussd_app.models.reports import ReporterContact, TraffickingReport
+
+    services = container.services
+    phone_hash = services.hash_phone(number)
+    with services.uow() as uow:
+        session = uow.session
+        if "language" in stored:
+            pref = session.scalar(
+                select(PhonePreference).where(PhonePreference.phone_hash == phone_hash)
+            )
+            assert pref is not None and pref.language == stored["language"], where
+        if "registration" in stored:
+            reg = session.scalar(select(Registration).where(Registration.phone_hash == phone_hash))
+            expected = stored["registration"]
+            if expected is None:
+                assert reg is None, f"{where}: a registration exists but should not"
+            else:
+                assert reg is not None, f"{where}: no registration stored"
+                for key, value in expected.items():
+                    if key == "name":
+                        got = services.cipher.decrypt_optional(reg.name_enc)
+                    else:
+                        got = getattr(reg, key)
+                    assert got == value, f"{where}: registration.{key} is {got!r}, want {value!r}"
+        if "report" in stored:
+            reports = session.scalars(select(TraffickingReport)).all()
+            expected = stored["report"]
+            if expected is None:
+                assert not reports, f"{where}: a report was stored but should not be"
+            else:
+                assert len(reports) == 1, f"{where}: {len(reports)} reports stored, want 1"
+                report = reports[0]
+                for key, value in expected.items():
+                    if key == "vehicle":
+                        got = services.cipher.decrypt_optional(report.vehicle_enc)
+                    else:
+                        got = getattr(report, key)
+                    assert got == value, f"{where}: report.{key} is {got!r}, want {value!r}"
+                contact = session.scalar(
+                    select(ReporterContact).where(ReporterContact.report_id == report.id)
+                )
+                assert contact is not None, f"{where}: no reporter contact row"
+                assert services.cipher.decrypt(contact.phone_enc) == number, where
+                # The report row itself must not hold the number in any form.
+                for column in TraffickingReport.__table__.columns:
+                    value = getattr(report, column.key)
+                    assert number not in str(value), f"{where}: number in report.{column.key}"
+                    assert phone_hash != value, f"{where}: phone hash in report.{column.key}"

@@ -1,0 +1,367 @@
+"""Report service: the report, the reporter's contact kept apart, consent, alerts, replays."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import func, select
+
+from ussd_app.db import Base, UnitOfWork
+from ussd_app.models import ConsentRecord, ReporterContact, TraffickingReport
+from ussd_app.refs import new_report_ref
+from ussd_app.services import reports as report_service
+from ussd_app.services.container import Services
+from ussd_app.services.reports import (
+    CONTACT_RETENTION_WITHOUT_CALLBACK,
+    REPORT_CONSENT_VERSION,
+    submit_report,
+)
+
+PHONE = "+26658123456"
+M = TypeVar("M", bound=Base)
+
+
+def answers(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "danger_now": "no",
+        "child_involved": "no",
+        "flags": ["F4", "F1"],
+        "place": "maputsoe_bridge",
+        "when_seen": "today",
+        "persons_count": "2_5",
+        "vehicle": "AB 123 CD",
+        "callback_consent": "no",
+    }
+    base.update(overrides)
+    return base
+
+
+def submit(services: Services, **kwargs: Any) -> tuple[str, str]:
+    params: dict[str, Any] = {"phone": PHONE, "language": "en", "answers": answers()}
+    params.update(kwargs)
+    return submit_report(services, **params)
+
+
+def rows(services: Services, model: type[M]) -> list[M]:
+    with services.uow() as uow:
+        found = list(uow.session.scalars(select(model)))
+        uow.session.expunge_all()
+        return found
+
+
+def count(services: Services, model: type[Base]) -> int:
+    with services.uow() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_report_is_stored_with_codes_priority_and_district(services: Services) -> None:
+    ref, priority = submit(services)
+
+    assert ref.startswith("T-")
+    assert len(ref) == 6
+    assert priority == "P2"  # today + a border post
+    (report,) = rows(services, TraffickingReport)
+    assert report.ref == ref
+    assert report.priority == "P2"
+    assert report.status == "received"
+    assert report.channel == "ussd"
+    assert report.language == "en"
+    assert report.danger_now is False
+    assert report.child_involved == "no"
+    assert report.flags == ["F1", "F4"]
+    assert report.place == "maputsoe_bridge"
+    assert report.district == "LS-C"  # derived from the border post
+    assert (report.when_seen, report.persons_count) == ("today", "2_5")
+    assert report.vehicle_enc is not None
+    assert services.cipher.decrypt(report.vehicle_enc) == "AB 123 CD"
+    assert report.sms_text_enc is None
+    assert report.incomplete is False
+    assert report.callback_consent is False
+    assert report.created_at.tzinfo is not None
+    assert report.acknowledged_at is None
+    assert report.closed_at is None
+
+
+def test_report_row_holds_no_phone_or_hash(services: Services) -> None:
+    submit(services)
+    (report,) = rows(services, TraffickingReport)
+    columns = {c.key for c in TraffickingReport.__table__.columns}
+    assert not any("phone" in c or "msisdn" in c for c in columns)
+    phone_hash = services.hash_phone(PHONE)
+    for column in columns:
+        value = str(getattr(report, column))
+        assert "58123456" not in value, column
+        assert phone_hash not in value, column
+        assert "AB 123" not in value, column  # free text only encrypted
+
+
+@pytest.mark.parametrize("consent", ["yes", "no"])
+def test_reporter_contact_is_encrypted_apart(services: Services, consent: str) -> None:
+    before = dt.datetime.now(dt.UTC)
+    submit(services, phone="5812 3456", answers=answers(callback_consent=consent))
+
+    (report,) = rows(services, TraffickingReport)
+    (contact,) = rows(services, ReporterContact)
+    assert contact.report_id == report.id
+    assert contact.phone_enc is not None
+    assert services.cipher.decrypt(contact.phone_enc) == PHONE  # normalised to E.164
+    assert contact.phone_hash == services.hash_phone(PHONE)
+    assert "58123456" not in contact.phone_enc
+    assert contact.callback_consent is (consent == "yes")
+    assert report.callback_consent is (consent == "yes")
+    if consent == "yes":
+        assert contact.purge_after is None  # set when the case closes
+    else:
+        assert contact.purge_after is not None
+        assert contact.purge_after - before >= CONTACT_RETENTION_WITHOUT_CALLBACK
+        assert contact.purge_after - before < CONTACT_RETENTION_WITHOUT_CALLBACK + dt.timedelta(
+            minutes=5
+        )
+
+
+@pytest.mark.parametrize("consent", ["yes", "no"])
+def test_callback_consent_is_recorded_without_linking_a_phone(
+    services: Services, consent: str
+) -> None:
+    ref, _ = submit(services, answers=answers(callback_consent=consent))
+    (record,) = rows(services, ConsentRecord)
+    assert record.subject_type == "report"
+    assert record.subject_ref == ref
+    assert record.purpose == "callback"
+    assert record.granted is (consent == "yes")
+    assert record.phone_hash is None
+    assert record.version == REPORT_CONSENT_VERSION
+    assert record.channel == "ussd"
+
+
+def test_sms_report_text_is_encrypted(services: Services) -> None:
+    text = "Taxi at Maseru rank, 3 girls, driver took phones"
+    _ref, priority = submit(
+        services,
+        channel="sms",
+        answers={"danger_now": "yes"},
+        sms_text=text,
+    )
+    (report,) = rows(services, TraffickingReport)
+    assert priority == "P1"
+    assert report.channel == "sms"
+    assert report.sms_text_enc is not None
+    assert services.cipher.decrypt(report.sms_text_enc) == text
+    assert "girls" not in report.sms_text_enc
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"danger_now": "yes", "when_seen": "earlier", "place": "other"}, "P1"),
+        ({"child_involved": "yes", "when_seen": "now"}, "P1"),
+        ({"flags": ["F8"], "when_seen": "now", "place": "other"}, "P1"),
+        ({"child_involved": "unsure", "when_seen": "earlier"}, "P2"),
+        ({"when_seen": "earlier", "place": "LS-A"}, "P3"),
+    ],
+)
+def test_priority_is_computed_and_stored(
+    services: Services, overrides: dict[str, Any], expected: str
+) -> None:
+    _, priority = submit(services, answers=answers(**overrides))
+    assert priority == expected
+    (report,) = rows(services, TraffickingReport)
+    assert report.priority == expected
+
+
+def test_place_other_has_no_district(services: Services) -> None:
+    submit(services, answers=answers(place="other"))
+    (report,) = rows(services, TraffickingReport)
+    assert report.place == "other"
+    assert report.district is None
+
+
+def test_unknown_codes_are_kept_out_but_the_report_is_not_lost(services: Services) -> None:
+    ref, _ = submit(
+        services, answers=answers(place="mars", flags=["F2", "F99"], persons_count="lots")
+    )
+    (report,) = rows(services, TraffickingReport)
+    assert report.ref == ref
+    assert report.place is None
+    assert report.district is None
+    assert report.flags == ["F2"]
+    assert report.persons_count is None
+
+
+def test_incomplete_report_from_an_abandoned_session(services: Services) -> None:
+    _ref, priority = submit(
+        services, answers={"danger_now": "yes", "child_involved": "yes"}, incomplete=True
+    )
+    (report,) = rows(services, TraffickingReport)
+    assert report.incomplete is True
+    assert priority == "P1"
+    assert report.when_seen is None
+    assert report.place is None
+    assert report.flags == []
+    assert report.callback_consent is False
+    assert count(services, ReporterContact) == 1
+    assert count(services, ConsentRecord) == 0  # the call-back question was never asked
+
+
+def test_replayed_hop_returns_the_same_report(services: Services) -> None:
+    first = submit(services, idempotency_key="ATUid_abc")
+    again = submit(services, idempotency_key="ATUid_abc", answers=answers(danger_now="yes"))
+
+    assert again == first
+    assert count(services, TraffickingReport) == 1
+    assert count(services, ReporterContact) == 1
+    assert count(services, ConsentRecord) == 1
+
+
+def test_different_sessions_make_different_reports(services: Services) -> None:
+    a, _ = submit(services, idempotency_key="ATUid_1")
+    b, _ = submit(services, idempotency_key="ATUid_2")
+    c, _ = submit(services)
+    assert len({a, b, c}) == 3
+    assert count(services, TraffickingReport) == 3
+
+
+def test_alerts_are_staged_inside_the_report_transaction(services: Services) -> None:
+    seen: list[dict[str, Any]] = []
+    after: list[str] = []
+
+    def stager(uow: UnitOfWork, report: Any) -> None:
+        assert isinstance(report, TraffickingReport)
+        # Visible in this transaction (flushed, with an id and its contact)...
+        contact = uow.session.scalars(
+            select(ReporterContact).where(ReporterContact.report_id == report.id)
+        ).one()
+        # ...but not committed: another session cannot see it yet.
+        with services.uow() as other:
+            visible = other.session.scalars(
+                select(TraffickingReport.id).where(TraffickingReport.ref == report.ref)
+            ).first()
+        seen.append({"id": report.id, "contact": contact.id, "visible": visible})
+        # An alert row staged here commits with the report (a ConsentRecord stands in for it).
+        uow.session.add(
+            ConsentRecord(
+                subject_type="report",
+                subject_ref=report.ref,
+                purpose="sms",
+                granted=False,
+                version="alert-stand-in",
+                channel="sms",
+            )
+        )
+        uow.after_commit(lambda: after.append(report.ref))
+
+    staged = dataclasses.replace(services, stage_alerts=stager)
+    ref, _ = submit(staged)
+
+    assert len(seen) == 1
+    assert seen[0]["id"] is not None
+    assert seen[0]["contact"] is not None
+    assert seen[0]["visible"] is None
+    assert after == [ref]  # the queue is fed only after the commit
+    assert {r.version for r in rows(services, ConsentRecord)} == {
+        REPORT_CONSENT_VERSION,
+        "alert-stand-in",
+    }
+
+
+def test_a_failing_stager_rolls_the_report_back(services: Services) -> None:
+    class StagingFailed(Exception):
+        pass
+
+    def stager(uow: UnitOfWork, report: Any) -> None:
+        uow.after_commit(lambda: pytest.fail("after-commit must not run"))
+        raise StagingFailed
+
+    with pytest.raises(StagingFailed):
+        submit(dataclasses.replace(services, stage_alerts=stager), idempotency_key="ATUid_x")
+
+    assert count(services, TraffickingReport) == 0
+    assert count(services, ReporterContact) == 0
+    assert count(services, ConsentRecord) == 0
+    # The same session can still submit once the stager works again.
+    ref, _ = submit(services, idempotency_key="ATUid_x")
+    assert count(services, TraffickingReport) == 1
+    assert ref.startswith("T-")
+
+
+def test_ref_collisions_retry_and_widen(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken, _ = submit(services)
+    asked: list[int] = []
+    real = new_report_ref
+
+    def fake(digits: int = 4) -> str:
+        asked.append(digits)
+        return taken if len(asked) <= 3 else real(digits)
+
+    monkeypatch.setattr(report_service, "new_report_ref", fake)  # where the service looks it up
+    ref, _ = submit(services)
+
+    assert asked == [4, 4, 4, 5]
+    assert ref != taken
+    assert len(ref) == len("T-12345")
+    assert count(services, TraffickingReport) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"language": "english"}, "language"),
+        ({"channel": "email"}, "channel"),
+        ({"idempotency_key": "x" * 200}, "idempotency_key"),
+        ({"phone": ""}, "number"),
+    ],
+)
+def test_bad_call_is_refused(services: Services, kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        submit(services, **kwargs)
+    assert count(services, TraffickingReport) == 0
+
+
+def test_concurrent_replay_that_loses_the_insert_race_returns_the_winner(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    winner, _ = submit(services, idempotency_key="ATUid_race")
+    real_by_key = report_service._by_key
+    calls: list[str | None] = []
+
+    def late_check(uow: UnitOfWork, key: str | None) -> TraffickingReport | None:
+        # The first look-up runs "before the winner committed": it sees nothing, so the insert
+        # hits the unique key; the retry must then find and return the winner.
+        calls.append(key)
+        return None if len(calls) == 1 else real_by_key(uow, key)
+
+    monkeypatch.setattr(report_service, "_by_key", late_check)
+    assert submit(services, idempotency_key="ATUid_race")[0] == winner
+    assert len(calls) == 2
+    assert count(services, TraffickingReport) == 1
+    assert count(services, ReporterContact) == 1
+
+
+@pytest.mark.parametrize(
+    ("report_answers", "floor", "expected"),
+    [
+        ({}, "P2", "P2"),  # an SMS report with nothing coded is still read within a day
+        ({"danger_now": "yes"}, "P2", "P1"),  # the computed priority wins when more urgent
+        ({}, "P3", "P3"),
+        ({}, None, "P3"),
+    ],
+)
+def test_default_priority_is_a_floor(
+    services: Services, report_answers: dict[str, Any], floor: str | None, expected: str
+) -> None:
+    _, priority = submit(
+        services, channel="sms", answers=report_answers, sms_text="x", default_priority=floor
+    )
+    assert priority == expected
+    (report,) = rows(services, TraffickingReport)
+    assert report.priority == expected
+
+
+def test_unknown_default_priority_is_refused(services: Services) -> None:
+    with pytest.raises(ValueError, match="default_priority"):
+        submit(services, default_priority="P0")

@@ -1,0 +1,110 @@
+"""Composition root: builds the engine, Redis, services, menu and hop service from Settings.
+
+Both the web app (`create_app`) and the worker call `bootstrap()`, so they build identical
+dependencies. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from sqlalchemy import Engine
+
+import handlers
+from ussd_app.alerts.queues import Dispatcher
+from ussd_app.config import Settings
+from ussd_app.crypto import Cipher
+from ussd_app.db import make_engine, make_session_factory
+from ussd_app.menu.loader import load_menu
+from ussd_app.menu.model import Menu
+from ussd_app.services.container import Services
+from ussd_app.services.hops import HopService
+from ussd_app.sessions import SessionStore
+from ussd_app.sms.base import SmsSender, make_sms_sender
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    """Everything a process needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    redis: redis.Redis
+    services: Services
+    menu: Menu
+    hops: HopService
+    sms_sender: SmsSender
+    dispatcher: Dispatcher
+    store: SessionStore
+    embedded_redis: object | None = None
+
+    def close(self) -> None:
+        self.redis.close()
+        self.engine.dispose()
+        stop = getattr(self.embedded_redis, "stop", None)
+        if stop is not None:
+            stop()
+
+
+def resolve_redis(settings: Settings) -> tuple[str, object | None]:
+    """The Redis URL to use, starting the embedded server when none is configured."""
+    if settings.redis_url:
+        return settings.redis_url, None
+    from ussd_app.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(Path(settings.instance_dir) / "redis" / "redis.db")
+    return server.url, server
+
+
+def load_app_menu(settings: Settings) -> Menu:
+    """Compile menus.yaml against the registered handlers; raises MenuError if it is invalid."""
+    registry = handlers.load_all()
+    return load_menu(settings.menus_path, known_handlers=set(registry), budget=settings.screen_budget)
+
+
+def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
+    """Build the container. Settings without secrets get development ones (never in production)."""
+    if not settings.is_production:
+        settings = settings.with_dev_secrets()
+    Path(settings.instance_dir).mkdir(parents=True, exist_ok=True)
+    menu = load_app_menu(settings)
+    engine = make_engine(settings.resolved_database_url, for_worker=for_worker)
+    redis_url, embedded = resolve_redis(settings)
+    conn = redis.Redis.from_url(
+        redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+    )
+    services = Services(
+        settings=settings,
+        session_factory=make_session_factory(engine),
+        cipher=Cipher(settings.data_keys),
+    )
+    store = SessionStore(
+        conn,
+        services.cipher,
+        session_ttl_s=settings.session_ttl_s,
+        resume_window_s=settings.resume_window_s,
+        lock_timeout_s=settings.hop_lock_timeout_s,
+    )
+    hops = HopService(services, store, menu, handlers.REGISTRY)
+    dispatcher = Dispatcher(conn, settings.sms_retry_delays)
+    container = Container(
+        settings=settings,
+        engine=engine,
+        redis=conn,
+        services=services,
+        menu=menu,
+        hops=hops,
+        sms_sender=make_sms_sender(settings),
+        dispatcher=dispatcher,
+        store=store,
+        embedded_redis=embedded,
+    )
+    from ussd_app.alerts.wiring import wire
+
+    wire(container)
+    return container

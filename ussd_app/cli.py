@@ -1,0 +1,161 @@
+"""The `ussd-app` command: serve, simulate, menus check, db upgrade, and operator tasks."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from ussd_app.config import ConfigError, Settings
+from ussd_app.logging_setup import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+@click.group()
+def main() -> None:
+    """USSD/SMS service: returnee registration and confidential trafficking reports."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the service on its configured (or embedded) database, Redis and worker."""
+    from werkzeug.serving import make_server
+
+    from ussd_app import create_app
+    from ussd_app.bootstrap import bootstrap
+    from ussd_app.menu.loader import MenuError
+    from ussd_app.migrate import upgrade
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    try:
+        container = bootstrap(settings)
+    except MenuError as exc:
+        _print_menu_problems(exc)
+        raise click.ClickException("menus.yaml is invalid; the service will not start") from None
+    upgrade(container.settings.resolved_database_url)
+    app = create_app(container=container)
+    background = _start_embedded_worker(container)
+    server = make_server(host, port, app, threaded=True)
+    click.echo(f"USSD service on http://{host}:{port}/ussd  (health: /healthz)")
+    click.echo(f"  database: {_describe_db(container.settings.resolved_database_url)}")
+    click.echo(f"  redis:    {'embedded' if container.embedded_redis else 'REDIS_URL'}")
+    click.echo(f"  sms:      {container.settings.sms_backend}")
+    click.echo(f"Try it: ussd-app simulate --url http://{host}:{port}/ussd")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        if background is not None:
+            background.stop()
+        container.close()
+
+
+def _start_embedded_worker(container: object) -> object | None:
+    """Start the in-process alert worker when the alerts feature is present and enabled."""
+    try:
+        from ussd_app.alerts.embedded_worker import start_embedded_worker
+    except ModuleNotFoundError:
+        return None
+    return start_embedded_worker(container)
+
+
+def _describe_db(url: str) -> str:
+    return url.split("://", 1)[0] + "://" + (url.rsplit("/", 1)[-1] if url.startswith("sqlite") else "…")
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:8000/ussd", show_default=True)
+@click.option("--phone", default="+26658000001", show_default=True, help="Caller's number.")
+@click.option("--service-code", default="*384*1234#", show_default=True)
+@click.option("--network-code", default="99999", show_default=True)
+@click.option("--token", default="", help="GATEWAY_TOKEN, if the service requires one.")
+@click.option("--no-events", is_flag=True, help="Do not post the end-of-session notification.")
+@click.option("--budget", default=160, show_default=True, type=int)
+def simulate(
+    url: str,
+    phone: str,
+    service_code: str,
+    network_code: str,
+    token: str,
+    no_events: bool,
+    budget: int,
+) -> None:
+    """A terminal phone: dial the service and answer screens like the gateway's simulator."""
+    from ussd_app.simulator import SimulatedSession, run_interactive
+
+    hop_url = url + (("&" if "?" in url else "?") + f"token={token}" if token else "")
+    events_url = None
+    if not no_events:
+        base, _, query = hop_url.partition("?")
+        events_url = base.rstrip("/") + "/events" + ("?" + query if query else "")
+    session = SimulatedSession(
+        url=hop_url,
+        phone=phone,
+        service_code=service_code,
+        network_code=network_code,
+        budget=budget,
+    )
+    run_interactive(session, read=input, write=click.echo, events_url=events_url)
+    if session.status == "Failed":
+        sys.exit(1)
+
+
+@main.group()
+def menus() -> None:
+    """Check menus.yaml."""
+
+
+@menus.command("check")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+def menus_check(path: str | None) -> None:
+    """Validate menus.yaml (or PATH); exit 1 naming each screen and fault."""
+    import handlers
+    from ussd_app.menu.check import run_check
+
+    settings = _settings()
+    code = run_check(
+        path or settings.menus_path,
+        known_handlers=set(handlers.load_all()),
+        budget=settings.screen_budget,
+    )
+    sys.exit(code)
+
+
+def _print_menu_problems(exc: Exception) -> None:
+    for problem in getattr(exc, "problems", []):
+        click.echo(f"  {problem}", err=True)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to the newest."""
+    from ussd_app.migrate import upgrade
+
+    settings = _settings()
+    if not settings.database_url:
+        Path(settings.instance_dir).mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    click.echo("database is up to date")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,65 @@
+"""Named input validators for `input` screens: each returns the normalised answer or None."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ussd_app import gsm7
+
+Validator = Callable[[str], str | None]
+
+_COUNT = re.compile(r"0*([0-9]{1,4})")
+_VEHICLE = re.compile(r"[A-Z0-9 /-]{2,30}")
+_REFERENCE = re.compile(r"([A-Z])-?([0-9]{4,6})")
+
+
+def _squash(text: str) -> str:
+    """Collapse runs of whitespace to one space and trim."""
+    return " ".join(text.split())
+
+
+def count(text: str) -> str | None:
+    """A whole number 1..9999, returned without leading zeros."""
+    match = _COUNT.fullmatch(text.strip())
+    if not match or int(match.group(1)) == 0:
+        return None
+    return str(int(match.group(1)))
+
+
+def name(text: str) -> str | None:
+    """A person's name: GSM-7 letters, spaces, apostrophes and hyphens, 2..40 characters."""
+    value = _squash(gsm7.transliterate(text))
+    if not 2 <= len(value) <= 40 or sum(ch.isalpha() for ch in value) < 2:
+        return None
+    ok = all((ch.isalpha() and gsm7.is_gsm7(ch)) or ch in " '-" for ch in value)
+    return value if ok else None
+
+
+def vehicle(text: str) -> str | None:
+    """A number plate or taxi route: letters, digits, space, - and /, 2..30, upper-cased."""
+    value = _squash(gsm7.transliterate(text)).upper()
+    if not _VEHICLE.fullmatch(value) or not any(ch.isalnum() for ch in value):
+        return None
+    return value
+
+
+def reference(text: str) -> str | None:
+    """A reference such as `t5307` or `R-123456`, returned as `T-5307`."""
+    match = _REFERENCE.fullmatch("".join(text.split()).upper())
+    return f"{match.group(1)}-{match.group(2)}" if match else None
+
+
+def free_text(text: str) -> str | None:
+    """1..80 characters of free text, converted to GSM-7 on one line."""
+    value = _squash(gsm7.to_gsm7(_squash(text)))
+    return value if 1 <= len(value) <= 80 else None
+
+
+VALIDATORS: dict[str, Validator] = {
+    "count": count,
+    "name": name,
+    "vehicle": vehicle,
+    "reference": reference,
+    "free_text": free_text,
+}

@@ -1,0 +1,185 @@
+"""One USSD hop, end to end: lock the session, work out the new input, run the engine and any
+handler it asks for, remember the reply, and return it.
+
+Gateway text is handled the robust way (DESIGN decision 3): the new input is what follows the text
+seen on the previous hop, so an answer containing `*` survives; a hop whose text equals the
+previous one is a retry and gets the cached reply without running anything again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from handlers import HandlerContext, HandlerFn
+from ussd_app.menu import engine
+from ussd_app.menu.model import Menu
+from ussd_app.menu.types import FlowEnded, HandlerResult, Params, SessionState, SetLanguage, Step
+from ussd_app.phones import mask
+from ussd_app.services import abandoned, preferences
+from ussd_app.services.container import Services
+from ussd_app.sessions import SessionRecord, SessionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UssdRequest:
+    """A validated gateway hop (see web/ussd.py for parsing)."""
+
+    session_id: str
+    service_code: str
+    phone: str  # E.164
+    network_code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class HopReply:
+    """The body to send (`CON …`/`END …`) and the screen id for hop metadata."""
+
+    body: str
+    screen: str
+    cached: bool = False
+
+
+def new_input(previous_text: str, text: str) -> str:
+    """The caller's latest answer, given the gateway text of the previous hop and of this one.
+
+    The gateway joins every input with `*`. The new answer is the suffix after the previous text
+    and its separator, so `*` inside an answer is kept. If the text does not extend the previous
+    one (some operators send only the latest input), the whole text is taken as the answer.
+    """
+    if previous_text == "":
+        return text
+    prefix = previous_text + "*"
+    if text.startswith(prefix):
+        return text[len(prefix) :]
+    return text
+
+
+class HopService:
+    """Runs hops against the compiled menu, the session store and the handlers."""
+
+    def __init__(
+        self,
+        services: Services,
+        store: SessionStore,
+        menu: Menu,
+        handlers: dict[str, HandlerFn],
+    ) -> None:
+        self._services = services
+        self._store = store
+        self._menu = menu
+        self._handlers = handlers
+        self._params = Params(emergency_number=services.settings.emergency_number)
+
+    @property
+    def menu(self) -> Menu:
+        return self._menu
+
+    def session_ended(self, form: dict[str, str]) -> None:
+        """After the end-of-session notification: file an abandoned urgent report, if any."""
+        abandoned.on_session_end(self._services, self._store, form)
+
+    def handle(self, req: UssdRequest) -> HopReply:
+        """Answer one hop. Raises only on infrastructure failure; the view turns that into END."""
+        with self._store.lock(req.session_id):
+            record = self._store.load(req.session_id)
+            if record is not None and record.last_text == req.text:
+                return HopReply(record.reply, record.state.screen, cached=True)
+            phone_hash = self._services.hash_phone(req.phone)
+            if record is None:
+                step = self._first_step(req, phone_hash)
+                started_at, hops = self._store.now(), 1
+            else:
+                step = engine.advance(
+                    self._menu, record.state, new_input(record.last_text, req.text), self._params
+                )
+                started_at, hops = record.started_at, record.hops + 1
+            step = self._run_actions(step, req)
+            self._apply_effects(step, req, phone_hash)
+            assert step.reply is not None  # _run_actions leaves no pending action
+            abandoned.track(
+                self._store, phone_hash, req.session_id, req.phone, step.state, step.reply.end
+            )
+            body = step.reply.wire()
+            self._store.save(
+                req.session_id,
+                SessionRecord(
+                    state=step.state,
+                    last_text=req.text,
+                    reply=body,
+                    started_at=started_at,
+                    hops=hops,
+                ),
+            )
+            return HopReply(body, step.state.screen)
+
+    def error_reply(self, lang: str | None = None) -> str:
+        """The apology sent when something failed inside; never a stack trace."""
+        return "END " + self._menu.message("error", lang or self._menu.default_language)
+
+    def _first_step(self, req: UssdRequest, phone_hash: str) -> Step:
+        lang = preferences.get_language(self._services, req.phone)
+        if req.text == "":
+            resumable = self._store.load_resume(phone_hash)
+            return engine.start(self._menu, lang, self._params, resumable=resumable)
+        # A first hop with text is a direct dial such as *123*2#. Only a known shortcut key is
+        # honoured; extra segments are ignored so nothing is answered on the caller's behalf.
+        shortcut = self._menu.shortcuts.get(req.text.split("*", 1)[0])
+        if shortcut is not None:
+            return engine.start_at(
+                self._menu, lang or self._menu.default_language, shortcut, self._params
+            )
+        log.info("direct dial with unknown shortcut; showing the start screen")
+        return engine.start(self._menu, lang, self._params)
+
+    def _run_actions(self, step: Step, req: UssdRequest) -> Step:
+        """Run the handler(s) the engine asks for and feed their results back in."""
+        guard = 0
+        while step.action is not None:
+            guard += 1
+            if guard > 5:  # a menu cannot chain handlers forever; the validator forbids loops
+                raise RuntimeError("too many chained handlers in one hop")
+            fn = self._handlers[step.action.name]
+            ctx = HandlerContext(
+                session_id=req.session_id,
+                phone=req.phone,
+                language=step.state.lang,
+                answers=step.state.answers,
+                services=self._services,
+            )
+            result: HandlerResult = fn(ctx)
+            step = engine.complete(self._menu, step.state, result, self._params)
+        return step
+
+    def _apply_effects(self, step: Step, req: UssdRequest, phone_hash: str) -> None:
+        ended = False
+        for effect in step.effects:
+            if isinstance(effect, SetLanguage):
+                preferences.set_language(self._services, req.phone, effect.lang)
+            elif isinstance(effect, FlowEnded):
+                ended = True
+        if ended or self._at_rest(step.state):
+            self._store.clear_resume(phone_hash)
+        elif step.state.screen != "_resume":
+            self._store.save_resume(phone_hash, step.state)
+
+    def _at_rest(self, state: SessionState) -> bool:
+        """True when there is nothing worth resuming (main menu or language choice)."""
+        return state.screen in (self._menu.start, self._menu.language_screen)
+
+
+def correlation_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def log_failure(req: UssdRequest | None, cid: str) -> None:
+    log.exception(
+        "hop failed cid=%s session=%s phone=%s",
+        cid,
+        req.session_id if req else "-",
+        mask(req.phone) if req else "-",
+    )

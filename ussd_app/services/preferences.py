@@ -1,0 +1,49 @@
+"""The language each phone chose, so the next dial starts in it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ussd_app.models import PhonePreference
+from ussd_app.phones import InvalidPhoneNumber
+from ussd_app.services.container import Services
+from ussd_app.services.registrations import UniqueConflict, check_language, flush_or_conflict
+
+
+def get_language(services: Services, phone: str) -> str | None:
+    """The phone's remembered language, or None (never chosen, or not a usable number)."""
+    try:
+        phone_hash = services.hash_phone(services.normalise_phone(phone))
+    except InvalidPhoneNumber:
+        return None
+    with services.uow() as uow:
+        return uow.session.scalars(
+            select(PhonePreference.language).where(PhonePreference.phone_hash == phone_hash)
+        ).first()
+
+
+def set_language(services: Services, phone: str, lang: str) -> None:
+    """Remember `lang` for the phone (insert or update).
+
+    Two hops of one caller can race to insert; the loser retries once and then updates.
+    """
+    check_language(lang)
+    phone_hash = services.hash_phone(services.normalise_phone(phone))
+    for _attempt in range(2):
+        try:
+            with services.uow() as uow:
+                pref = uow.session.scalars(
+                    select(PhonePreference).where(PhonePreference.phone_hash == phone_hash)
+                ).first()
+                if pref is None:
+                    uow.session.add(PhonePreference(phone_hash=phone_hash, language=lang))
+                elif pref.language == lang:
+                    return
+                else:
+                    pref.language = lang
+                flush_or_conflict(uow)
+                uow.commit()
+                return
+        except UniqueConflict:
+            continue
+    raise RuntimeError("could not store the language preference")

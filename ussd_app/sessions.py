@@ -1,0 +1,178 @@
+"""USSD session state in Redis: per-session record with reply cache, a per-session lock, and the
+per-phone resume snapshot.
+
+Keys (all with a TTL, so nothing lingers):
+- `ussd:s:<sessionId>`   the engine state, the gateway text seen last, and the reply sent for it
+- `ussd:l:<sessionId>`   a short lock that serialises concurrent hops of one session
+- `ussd:r:<phone hash>`  encrypted snapshot of an unfinished flow, offered on redial
+
+The web process keeps nothing in memory between hops, so any process can serve any hop.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from ussd_app.crypto import Cipher
+from ussd_app.menu.types import SessionState
+
+SESSION_PREFIX = "ussd:s:"
+LOCK_PREFIX = "ussd:l:"
+RESUME_PREFIX = "ussd:r:"
+URGENT_INDEX = "ussd:urgent"  # sorted set: phone hash -> time of last hop
+URGENT_PREFIX = "ussd:u:"  # phone hash -> encrypted {session, phone, state}
+
+
+class SessionBusy(RuntimeError):
+    """Another hop of the same session held the lock for longer than we can wait."""
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """What we remember about one gateway session between hops."""
+
+    state: SessionState
+    last_text: str
+    reply: str
+    started_at: float
+    hops: int = 1
+    # Opaque data the alert path needs if the caller abandons an urgent report (encrypted).
+    sealed: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "state": self.state.to_dict(),
+                "last_text": self.last_text,
+                "reply": self.reply,
+                "started_at": self.started_at,
+                "hops": self.hops,
+                "sealed": self.sealed,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> SessionRecord:
+        data: dict[str, Any] = json.loads(raw)
+        return cls(
+            state=SessionState.from_dict(data["state"]),
+            last_text=str(data["last_text"]),
+            reply=str(data["reply"]),
+            started_at=float(data["started_at"]),
+            hops=int(data.get("hops", 1)),
+            sealed=data.get("sealed"),
+        )
+
+
+class SessionStore:
+    """Loads and saves session records, resume snapshots and locks in Redis."""
+
+    def __init__(
+        self,
+        conn: redis.Redis,
+        cipher: Cipher,
+        *,
+        session_ttl_s: int,
+        resume_window_s: int,
+        lock_timeout_s: float,
+    ) -> None:
+        self._redis = conn
+        self._cipher = cipher
+        self._session_ttl = session_ttl_s
+        self._resume_window = resume_window_s
+        self._lock_timeout = lock_timeout_s
+
+    @contextmanager
+    def lock(self, session_id: str) -> Iterator[None]:
+        """Hold the session's lock; a concurrent duplicate hop waits here, then sees the cache."""
+        lock = self._redis.lock(
+            LOCK_PREFIX + session_id,
+            timeout=max(self._lock_timeout * 2, 10),  # a crashed holder frees it by itself
+            blocking_timeout=self._lock_timeout,
+        )
+        if not lock.acquire():
+            raise SessionBusy(f"session lock busy for {self._lock_timeout}s")
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:
+                pass  # expired while we worked; the record write already happened
+
+    def load(self, session_id: str) -> SessionRecord | None:
+        raw = self._redis.get(SESSION_PREFIX + session_id)
+        if raw is None:
+            return None
+        try:
+            return SessionRecord.from_json(raw)  # type: ignore[arg-type]
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable (e.g. older format): start afresh rather than fail
+
+    def save(self, session_id: str, record: SessionRecord) -> None:
+        self._redis.set(SESSION_PREFIX + session_id, record.to_json(), ex=self._session_ttl)
+
+    def load_resume(self, phone_hash: str) -> SessionState | None:
+        raw = self._redis.get(RESUME_PREFIX + phone_hash)
+        if raw is None:
+            return None
+        try:
+            plain = self._cipher.decrypt(raw.decode() if isinstance(raw, bytes) else str(raw))
+            return SessionState.from_dict(json.loads(plain))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def save_resume(self, phone_hash: str, state: SessionState) -> None:
+        """Keep the unfinished flow, encrypted, for the resume window (answers are sensitive)."""
+        token = self._cipher.encrypt(json.dumps(state.to_dict(), separators=(",", ":")))
+        self._redis.set(RESUME_PREFIX + phone_hash, token, ex=self._resume_window)
+
+    def clear_resume(self, phone_hash: str) -> None:
+        self._redis.delete(RESUME_PREFIX + phone_hash)
+
+    def mark_urgent(self, phone_hash: str, session_id: str, phone: str, state: SessionState) -> None:
+        """Remember an unfinished report with danger now + a place, so it is never just lost."""
+        sealed = self._cipher.encrypt(
+            json.dumps({"session": session_id, "phone": phone, "state": state.to_dict()})
+        )
+        with self._redis.pipeline() as pipe:
+            pipe.set(URGENT_PREFIX + phone_hash, sealed, ex=24 * 3600)
+            pipe.zadd(URGENT_INDEX, {phone_hash: time.time()})
+            pipe.execute()
+
+    def clear_urgent(self, phone_hash: str) -> None:
+        with self._redis.pipeline() as pipe:
+            pipe.zrem(URGENT_INDEX, phone_hash)
+            pipe.delete(URGENT_PREFIX + phone_hash)
+            pipe.execute()
+
+    def idle_urgent(self, older_than_s: float, now: float | None = None) -> list[str]:
+        """Phone hashes whose urgent report has had no hop for `older_than_s` seconds."""
+        cutoff = (now if now is not None else time.time()) - older_than_s
+        return [
+            m.decode() if isinstance(m, bytes) else str(m)
+            for m in self._redis.zrangebyscore(URGENT_INDEX, "-inf", cutoff)
+        ]
+
+    def load_urgent(self, phone_hash: str) -> tuple[str, str, SessionState] | None:
+        """(session id, phone, state) of an unfinished urgent report, if any."""
+        raw = self._redis.get(URGENT_PREFIX + phone_hash)
+        if raw is None:
+            return None
+        try:
+            data = json.loads(self._cipher.decrypt(raw.decode() if isinstance(raw, bytes) else raw))
+            return str(data["session"]), str(data["phone"]), SessionState.from_dict(data["state"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def now() -> float:
+        return time.time()

@@ -1,0 +1,1 @@
+"""HTTP entry points: thin views that parse a request, call one service, and render."""
