@@ -10,7 +10,9 @@ import logging
 import sys
 
 from rq.worker import HerokuWorker
+from sqlalchemy.orm import configure_mappers
 
+import ussd_app.models  # noqa: F401  (every mapper, before the fork)
 from ussd_app.alerts import jobs
 from ussd_app.alerts.queues import QUEUE_NAMES
 from ussd_app.bootstrap import bootstrap
@@ -31,9 +33,6 @@ def main(burst: bool = False) -> int:
     container = bootstrap(settings, for_worker=True)
     jobs.configure(container)
     # Preload what every job needs so forked work horses do not redo it.
-    import ussd_app.models  # noqa: F401
-    from sqlalchemy.orm import configure_mappers
-
     configure_mappers()
     queues = [container.dispatcher.queue(name) for name in QUEUE_NAMES]
     worker = HerokuWorker(queues, connection=container.redis)

@@ -64,7 +64,9 @@ def resolve_redis(settings: Settings) -> tuple[str, object | None]:
 def load_app_menu(settings: Settings) -> Menu:
     """Compile menus.yaml against the registered handlers; raises MenuError if it is invalid."""
     registry = handlers.load_all()
-    return load_menu(settings.menus_path, known_handlers=set(registry), budget=settings.screen_budget)
+    return load_menu(
+        settings.menus_path, known_handlers=set(registry), budget=settings.screen_budget
+    )
 
 
 def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ussd_app.config import ConfigError, Settings
 from ussd_app.logging_setup import configure_logging
+
+if TYPE_CHECKING:
+    from ussd_app.alerts.embedded_worker import EmbeddedWorker
+    from ussd_app.bootstrap import Container
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +69,19 @@ def serve(host: str, port: int) -> None:
         container.close()
 
 
-def _start_embedded_worker(container: object) -> object | None:
-    """Start the in-process alert worker when the alerts feature is present and enabled."""
-    try:
-        from ussd_app.alerts.embedded_worker import start_embedded_worker
-    except ModuleNotFoundError:
-        return None
+def _start_embedded_worker(container: Container) -> EmbeddedWorker | None:
+    """Start the in-process alert worker unless EMBEDDED_WORKER=no."""
+    from ussd_app.alerts.embedded_worker import start_embedded_worker
+
     return start_embedded_worker(container)
 
 
 def _describe_db(url: str) -> str:
-    return url.split("://", 1)[0] + "://" + (url.rsplit("/", 1)[-1] if url.startswith("sqlite") else "…")
+    return (
+        url.split("://", 1)[0]
+        + "://"
+        + (url.rsplit("/", 1)[-1] if url.startswith("sqlite") else "…")
+    )
 
 
 @main.command()

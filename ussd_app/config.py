@@ -146,7 +146,10 @@ class Settings:
         for var, attr in int_fields.items():
             if env.get(var, "").strip():
                 values[attr] = _int(var, env[var].strip())
-        for var, attr in {"AT_TIMEOUT_S": "at_timeout_s", "HOP_LOCK_TIMEOUT_S": "hop_lock_timeout_s"}.items():
+        for var, attr in {
+            "AT_TIMEOUT_S": "at_timeout_s",
+            "HOP_LOCK_TIMEOUT_S": "hop_lock_timeout_s",
+        }.items():
             if env.get(var, "").strip():
                 try:
                     values[attr] = float(env[var])
@@ -170,7 +173,9 @@ class Settings:
     def validate(self) -> None:
         """Refuse settings that cannot run safely; production must bring its own secrets."""
         if self.app_env not in ENVIRONMENTS:
-            raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.app_env!r}")
+            raise ConfigError(
+                f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.app_env!r}"
+            )
         if self.sms_backend not in SMS_BACKENDS:
             raise ConfigError(
                 f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, got {self.sms_backend!r}"

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
@@ -63,7 +63,7 @@ class Base(DeclarativeBase):
     """Declarative base for every model; constraint names are stable for Alembic."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dt.datetime: TZDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: TZDateTime()}
 
 
 def make_engine(url: str, *, for_worker: bool = False) -> Engine:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,17 +103,16 @@ class SessionStore:
         try:
             yield
         finally:
-            try:
+            # The lock may have expired while we worked; the record write already happened.
+            with suppress(redis.exceptions.LockError):
                 lock.release()
-            except redis.exceptions.LockError:
-                pass  # expired while we worked; the record write already happened
 
     def load(self, session_id: str) -> SessionRecord | None:
         raw = self._redis.get(SESSION_PREFIX + session_id)
         if raw is None:
             return None
         try:
-            return SessionRecord.from_json(raw)  # type: ignore[arg-type]
+            return SessionRecord.from_json(raw)
         except (ValueError, KeyError, TypeError):
             return None  # unreadable (e.g. older format): start afresh rather than fail
 
@@ -138,7 +137,9 @@ class SessionStore:
     def clear_resume(self, phone_hash: str) -> None:
         self._redis.delete(RESUME_PREFIX + phone_hash)
 
-    def mark_urgent(self, phone_hash: str, session_id: str, phone: str, state: SessionState) -> None:
+    def mark_urgent(
+        self, phone_hash: str, session_id: str, phone: str, state: SessionState
+    ) -> None:
         """Remember an unfinished report with danger now + a place, so it is never just lost."""
         sealed = self._cipher.encrypt(
             json.dumps({"session": session_id, "phone": phone, "state": state.to_dict()})
@@ -168,7 +169,8 @@ class SessionStore:
         if raw is None:
             return None
         try:
-            data = json.loads(self._cipher.decrypt(raw.decode() if isinstance(raw, bytes) else raw))
+            token = raw.decode() if isinstance(raw, bytes) else str(raw)
+            data = json.loads(self._cipher.decrypt(token))
             return str(data["session"]), str(data["phone"]), SessionState.from_dict(data["state"])
         except (ValueError, KeyError, TypeError):
             return None

@@ -53,7 +53,9 @@ class SimulatedSession:
         problems = []
         odd = gsm7.non_gsm7_chars(body)
         if odd:
-            problems.append(f"characters outside GSM-7: {''.join(odd)!r} (the screen becomes UCS-2)")
+            problems.append(
+                f"characters outside GSM-7: {''.join(odd)!r} (the screen becomes UCS-2)"
+            )
         else:
             length = gsm7.septets(body)
             if length > self.budget:
@@ -75,7 +77,9 @@ class SimulatedSession:
         try:
             res = self.http.post(self.url, data=data, headers=headers, timeout=HOP_TIMEOUT_S)
         except requests.Timeout:
-            return self._fail(f"no answer within {HOP_TIMEOUT_S:.0f} s: the gateway drops the session")
+            return self._fail(
+                f"no answer within {HOP_TIMEOUT_S:.0f} s: the gateway drops the session"
+            )
         except requests.RequestException as exc:
             return self._fail(f"could not reach the service: {exc}")
         if res.status_code != 200:

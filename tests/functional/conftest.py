@@ -36,7 +36,9 @@ def client(app: Flask) -> FlaskClient:
 class Phone:
     """Drives the webhook like the gateway: accumulates `text` with `*` per session."""
 
-    def __init__(self, client: FlaskClient, number: str = "+26658000001", path: str = "/ussd") -> None:
+    def __init__(
+        self, client: FlaskClient, number: str = "+26658000001", path: str = "/ussd"
+    ) -> None:
         self.client = client
         self.number = number
         self.path = path

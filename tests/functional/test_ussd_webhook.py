@@ -91,7 +91,9 @@ class TestProtocol:
         assert body.startswith("CON ")
         assert "danger" in body.lower() or "kotsing" in body.lower()
 
-    def test_direct_dial_with_an_unknown_shortcut_shows_the_start(self, client: FlaskClient) -> None:
+    def test_direct_dial_with_an_unknown_shortcut_shows_the_start(
+        self, client: FlaskClient
+    ) -> None:
         body = _post(client, text="7*7").get_data(as_text=True)
         assert body.startswith("CON ") and "English" in body
 
@@ -120,8 +122,12 @@ class TestRetriesAndConcurrency:
             with app.test_client() as client:
                 res = client.post(
                     "/ussd",
-                    data={**FORM, "sessionId": phone.session_id, "phoneNumber": phone.number,
-                          "text": final_text},
+                    data={
+                        **FORM,
+                        "sessionId": phone.session_id,
+                        "phoneNumber": phone.number,
+                        "text": final_text,
+                    },
                 )
                 bodies.append(res.get_data(as_text=True))
 
@@ -151,7 +157,9 @@ class TestFailSafe:
         assert "Sorry" in replies[-1] or "Ts'oarelo" in replies[-1]
         assert "Traceback" not in replies[-1] and "fire" not in replies[-1]
 
-    def test_redis_down_answers_end_not_5xx(self, client: FlaskClient, container: Container) -> None:
+    def test_redis_down_answers_end_not_5xx(
+        self, client: FlaskClient, container: Container
+    ) -> None:
         container.hops._store._redis = _DeadRedis()  # type: ignore[attr-defined]
         res = _post(client)
         assert res.status_code == 200

@@ -57,9 +57,9 @@ class EmbeddedWorker:
         next_maintenance = 0.0
         while not self._stop.is_set():
             try:
-                scheduler.acquire_locks()
+                scheduler.acquire_locks()  # type: ignore[no-untyped-call]
                 scheduler.prepare_registries(list(QUEUE_NAMES))
-                scheduler.enqueue_scheduled_jobs()
+                scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
                 ThreadWorker(queues, connection=conn).work(burst=True, logging_level="WARNING")
                 if time.monotonic() >= next_maintenance:
                     run_maintenance(self._container)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ussd_app.alerts.directory import load_directory
-from ussd_app.alerts.routing import facts_from_report, next_contact, route_report
+from ussd_app.alerts.routing import Detail, facts_from_report, next_contact, route_report
 from ussd_app.alerts.text import alert_text, returnee_confirmation_text
 from ussd_app.db import UnitOfWork
 from ussd_app.models.messaging import OutboundSms, SmsOptOut, SmsPurpose
@@ -29,11 +29,15 @@ log = logging.getLogger(__name__)
 def wire(container: Container) -> None:
     services = container.services
     services.enqueue_sms = container.dispatcher.enqueue
-    services.stage_alerts = lambda uow, report: stage_report_alerts(services, uow, report)
+    services.stage_alerts = lambda uow, report: _stage(services, uow, report)
     services.on_registration = lambda uow, reg, phone: stage_registration_sms(
         services, uow, reg, phone
     )
     services.on_sms_failed = lambda uow, row: reroute_failed(services, uow, row)
+
+
+def _stage(services: Services, uow: UnitOfWork, report: TraffickingReport) -> None:
+    stage_report_alerts(services, uow, report)
 
 
 def stage_report_alerts(services: Services, uow: UnitOfWork, report: TraffickingReport) -> int:
@@ -106,7 +110,7 @@ def reroute_failed(services: Services, uow: UnitOfWork, row: OutboundSms) -> Non
         )
         return
     facts = facts_from_report(report)
-    detail = "full" if row.detail == "full" else "brief"
+    detail: Detail = "full" if row.detail == "full" else "brief"
     body = alert_text(facts, detail) if row.purpose == SmsPurpose.ALERT.value else row.body
     outbox.stage(
         uow,

@@ -83,7 +83,11 @@ def stage(
     session.add(row)
     session.flush()
     row_id = row.id
-    uow.after_commit(lambda: services.enqueue_sms(row_id, purpose))
+
+    def enqueue() -> None:
+        services.enqueue_sms(row_id, purpose)
+
+    uow.after_commit(enqueue)
     return row
 
 

@@ -204,9 +204,7 @@ def _ref_arg(parsed: ParsedCommand) -> tuple[str | None, str]:
     return normalise_reference(first), rest.strip()
 
 
-def _ack(
-    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
-) -> None:
+def _ack(uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str) -> None:
     contact = _staff(uow, sender)
     if contact is None:
         _reply(uow, services, sender, gid, _text("not_staff", parsed.lang))
@@ -350,7 +348,9 @@ def _stop(
 def _start(
     uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
 ) -> None:
-    uow.session.execute(delete(SmsOptOut).where(SmsOptOut.phone_hash == services.hash_phone(sender)))
+    uow.session.execute(
+        delete(SmsOptOut).where(SmsOptOut.phone_hash == services.hash_phone(sender))
+    )
     _reply(uow, services, sender, gid, _text("started", parsed.lang))
 
 
