@@ -13,8 +13,11 @@ from ussd_app.config import ConfigError, Settings
 from ussd_app.logging_setup import configure_logging
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from ussd_app.alerts.embedded_worker import EmbeddedWorker
     from ussd_app.bootstrap import Container
+    from ussd_app.services.container import Services
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +165,136 @@ def db_upgrade() -> None:
         Path(settings.instance_dir).mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     click.echo("database is up to date")
+
+
+def _services_only(settings: Settings) -> tuple[Services, Engine]:
+    """Database-backed services without Redis or menus (for operator commands)."""
+    from ussd_app.crypto import Cipher
+    from ussd_app.db import make_engine, make_session_factory
+    from ussd_app.migrate import upgrade
+    from ussd_app.services.container import Services
+
+    if not settings.is_production:
+        settings = settings.with_dev_secrets()
+    Path(settings.instance_dir).mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    services = Services(settings, make_session_factory(engine), Cipher(settings.data_keys))
+    return services, engine
+
+
+@main.group()
+def partners() -> None:
+    """The partners directory: police desks and NGOs who receive alerts."""
+
+
+@partners.command("check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def partners_check(path: str) -> None:
+    """Validate a partners file (YAML or CSV) without importing it."""
+    from ussd_app.alerts.directory import PartnersFileError, read_partners_file
+
+    try:
+        specs = read_partners_file(path)
+    except PartnersFileError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    contacts = sum(len(s.contacts) for s in specs)
+    click.echo(f"{path}: OK: {len(specs)} partners, {contacts} contacts")
+
+
+@partners.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def partners_import(path: str) -> None:
+    """Make the directory match FILE (all or nothing); exit 1 naming each bad entry."""
+    from ussd_app.alerts.directory import PartnersFileError, import_partners
+
+    services, engine = _services_only(_settings())
+    try:
+        summary = import_partners(services.session_factory, path)
+    except PartnersFileError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        click.echo("nothing was imported", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    click.echo(str(summary))
+
+
+@main.group()
+def alerts() -> None:
+    """Alert delivery: the sweeper and the state of the outbox."""
+
+
+@alerts.command("sweep")
+@click.option("--every", type=int, default=0, help="Repeat every N seconds (0: once).")
+def alerts_sweep(every: int) -> None:
+    """Re-enqueue stuck messages, escalate late cases, file abandoned urgent reports."""
+    import time
+
+    from ussd_app.alerts.maintenance import run_maintenance
+    from ussd_app.bootstrap import bootstrap
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    container = bootstrap(settings)
+    try:
+        while True:
+            result = run_maintenance(container)
+            click.echo(
+                f"freed {result.freed}, enqueued {result.enqueued}, "
+                f"escalated {len(result.escalated)}, abandoned filed {len(result.abandoned_filed)}"
+            )
+            if every <= 0:
+                break
+            time.sleep(every)
+    finally:
+        container.close()
+
+
+@alerts.command("status")
+def alerts_status() -> None:
+    """Count outbox messages by purpose and state."""
+    from sqlalchemy import func, select
+
+    from ussd_app.models.messaging import OutboundSms
+
+    services, engine = _services_only(_settings())
+    try:
+        with services.uow() as uow:
+            rows = uow.session.execute(
+                select(OutboundSms.purpose, OutboundSms.status, func.count())
+                .group_by(OutboundSms.purpose, OutboundSms.status)
+                .order_by(OutboundSms.purpose, OutboundSms.status)
+            ).all()
+    finally:
+        engine.dispose()
+    if not rows:
+        click.echo("no messages yet")
+    for purpose, status, count in rows:
+        click.echo(f"{purpose:<13} {status:<10} {count}")
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker (same as `python worker.py`)."""
+    from ussd_app.alerts.worker_main import run_worker
+
+    run_worker(_settings(), burst=burst)
+
+
+@main.command(
+    "at-standin", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
+@click.pass_context
+def at_standin(ctx: click.Context) -> None:
+    """A local stand-in for the Africa's Talking SMS API (demos; see --help of the tool)."""
+    from ussd_app.sms.standin import main as standin_main
+
+    sys.exit(standin_main(list(ctx.args)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,7 @@ from typing import Any
 
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
+from rq.timeouts import TimerDeathPenalty
 
 from ussd_app.alerts import jobs
 from ussd_app.alerts.maintenance import run_maintenance
@@ -25,7 +26,10 @@ log = logging.getLogger(__name__)
 
 
 class ThreadWorker(SimpleWorker):
-    """A SimpleWorker that can run off the main thread (signals belong to the main thread)."""
+    """A SimpleWorker that can run off the main thread (signals belong to the main thread),
+    so job timeouts use a timer instead of SIGALRM."""
+
+    death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self) -> None:
         return None
