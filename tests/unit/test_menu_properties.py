@@ -154,7 +154,7 @@ ODD_VALUES = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     picks=st.lists(st.tuples(st.integers(min_value=0), ODD_VALUES), min_size=1, max_size=3),
 )

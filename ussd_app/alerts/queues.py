@@ -76,7 +76,13 @@ class Dispatcher:
             return False
 
     def _drop_if_done(self, jid: str) -> None:
-        """A finished or failed job blocks a unique re-enqueue; the outbox row is the truth."""
+        """Drop a job that blocks a unique re-enqueue of a row the sweeper found pending.
+
+        The outbox row is the truth. A finished or failed job is done with; a "started" one
+        belongs to a worker that died (a live worker would hold the row as 'sending', and the
+        sweeper only frees claims older than the job timeout). Dropping is safe either way:
+        only one job can win the row's atomic claim.
+        """
         try:
             job = Job.fetch(jid, connection=self._conn)
         except NoSuchJobError:
@@ -84,6 +90,7 @@ class Dispatcher:
         if job.get_status(refresh=False) in (
             JobStatus.FINISHED,
             JobStatus.FAILED,
+            JobStatus.STARTED,
             JobStatus.STOPPED,
             JobStatus.CANCELED,
         ):

@@ -152,6 +152,7 @@ class _Compiler:
     def mapping(
         self, value: object, screen: str | None, path: PathKey, what: str
     ) -> dict[str, Any]:
+        """`value` as a dict with string keys ({} and a problem when it is not a mapping)."""
         if isinstance(value, dict):
             return {str(k): v for k, v in value.items()}
         if value is not None:
@@ -166,6 +167,7 @@ class _Compiler:
         path: PathKey,
         what: str,
     ) -> None:
+        """Report every key of `data` that is not `allowed`."""
         for key in data:
             if key not in allowed:
                 self.report(screen, f"unknown key '{key}' in {what}", (*path, key))
@@ -184,6 +186,7 @@ class _Compiler:
     def required(
         self, data: Mapping[str, Any], key: str, screen: str | None, path: PathKey, what: str
     ) -> str | None:
+        """The string at `data[key]`, reporting it when missing."""
         if key not in data:
             self.report(screen, f"missing required field '{key}' in {what}", path)
             return None
@@ -198,6 +201,7 @@ class _Compiler:
         default: int,
         low: int = 1,
     ) -> int:
+        """A whole number >= `low`, or `default` when absent or wrong (reported)."""
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -235,6 +239,7 @@ class _Compiler:
     # -- top level ---------------------------------------------------------------------------
 
     def run(self) -> tuple[Menu | None, list[Problem]]:
+        """Parse, compile and check; the Menu is None when there are problems."""
         loader = _SafeLoader(self.text)
         try:
             node = loader.get_single_node()
@@ -264,6 +269,7 @@ class _Compiler:
         return (menu if not self.problems else None), self.problems
 
     def compile(self, top: dict[str, Any]) -> Menu:
+        """Compile the top-level sections and screens, then check the whole journey."""
         self.keys(top, TOP_KEYS, None, (), "the file")
         for key in ("settings", "navigation", "messages", "screens"):
             if key not in top:
@@ -307,6 +313,7 @@ class _Compiler:
         return self.check_budget(menu)
 
     def language_list(self, value: object) -> tuple[str, ...]:
+        """settings.languages: a non-empty list of distinct codes."""
         path: PathKey = ("settings", "languages")
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             self.report(None, "settings.languages must be a non-empty list of codes", path)
@@ -335,6 +342,7 @@ class _Compiler:
     # -- screens ------------------------------------------------------------------------------
 
     def screen(self, sid: str, raw: object) -> Screen:
+        """Compile one screen, reporting its schema problems."""
         path: PathKey = ("screens", sid)
         if not SCREEN_ID.fullmatch(sid):
             why = "is reserved" if sid.startswith("_") else "must match [a-z][a-z0-9_]*"
@@ -394,6 +402,7 @@ class _Compiler:
         return key
 
     def str_map(self, sid: str, data: Mapping[str, Any], key: str) -> dict[str, str]:
+        """A `{name: string}` field such as `outcomes` or an option's `set`."""
         path: PathKey = ("screens", sid, key)
         out: dict[str, str] = {}
         for name, value in self.mapping(data.get(key), sid, path, f"'{key}'").items():
@@ -403,6 +412,7 @@ class _Compiler:
         return out
 
     def placeholders(self, sid: str, value: object) -> dict[str, int]:
+        """`placeholders`: each name with its maximum width in septets."""
         path: PathKey = ("screens", sid, "placeholders")
         raw = self.mapping(value, sid, path, "'placeholders'")
         return {
@@ -411,6 +421,7 @@ class _Compiler:
         }
 
     def options(self, sid: str, kind: str, value: object) -> tuple[Option, ...]:
+        """The options of a menu, language or multiselect screen, numbered 1..n."""
         path: PathKey = ("screens", sid, "options")
         if value is None:
             if kind in ("menu", "language", "multiselect"):
@@ -437,6 +448,7 @@ class _Compiler:
         return tuple(out)
 
     def routes(self, sid: str, value: object) -> tuple[Route, ...]:
+        """The rules of a route screen."""
         path: PathKey = ("screens", sid, "routes")
         if value is None:
             return ()

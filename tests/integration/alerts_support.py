@@ -1,0 +1,95 @@
+"""Shared pieces for the alert-path integration tests: a container wired to the AT stand-in,
+a burst RQ worker that also moves due retries, and report helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from rq import SimpleWorker
+from rq.registry import ScheduledJobRegistry
+from rq.scheduler import RQScheduler
+from sqlalchemy import select
+
+from ussd_app.alerts.directory import load_directory
+from ussd_app.alerts.queues import QUEUE_NAMES
+from ussd_app.alerts.routing import Recipient, facts_from_report, route_report
+from ussd_app.bootstrap import Container
+from ussd_app.db import utcnow
+from ussd_app.models.messaging import OutboundSms
+from ussd_app.models.reports import TraffickingReport
+from ussd_app.services.reports import submit_report
+
+PARTNERS_FILE = Path(__file__).resolve().parents[2] / "partners.example.yaml"
+REPORTER = "+26658111222"
+
+# A P1 report at Maputsoe Bridge with a child involved: desk, border and district focal points,
+# the transit monitors and the child-protection partner all hear of it.
+P1_ANSWERS: dict[str, Any] = {
+    "danger_now": "yes",
+    "child_involved": "yes",
+    "flags": ["F1", "F3"],
+    "place": "maputsoe_bridge",
+    "when_seen": "now",
+    "persons_count": "2_5",
+    "vehicle": "A 123 BCD",
+    "callback_consent": "no",
+}
+
+
+def drain(container: Container, rounds: int = 10) -> None:
+    """Run a burst worker until no job is queued or scheduled (retries included)."""
+    conn = container.redis
+    queues = [container.dispatcher.queue(name) for name in QUEUE_NAMES]
+    scheduler = RQScheduler(list(QUEUE_NAMES), connection=conn)
+    for _ in range(rounds):
+        scheduler.acquire_locks()
+        scheduler.prepare_registries(list(QUEUE_NAMES))
+        scheduler.enqueue_scheduled_jobs()
+        SimpleWorker(queues, connection=conn).work(burst=True)
+        scheduled = sum(
+            len(ScheduledJobRegistry(name, connection=conn).get_job_ids()) for name in QUEUE_NAMES
+        )
+        if scheduled == 0 and all(q.count == 0 for q in queues):
+            return
+
+
+def file_report(container: Container, answers: dict[str, Any] | None = None, **kw: Any) -> str:
+    ref, _priority = submit_report(
+        container.services,
+        phone=kw.pop("phone", REPORTER),
+        language=kw.pop("language", "en"),
+        answers=answers if answers is not None else P1_ANSWERS,
+        **kw,
+    )
+    return ref
+
+
+def report_row(container: Container, ref: str) -> TraffickingReport:
+    with container.services.uow() as uow:
+        report = uow.session.scalar(select(TraffickingReport).where(TraffickingReport.ref == ref))
+        assert report is not None
+        uow.session.expunge(report)
+        return report
+
+
+def expected_recipients(container: Container, ref: str) -> list[Recipient]:
+    with container.services.uow() as uow:
+        report = uow.session.scalar(select(TraffickingReport).where(TraffickingReport.ref == ref))
+        return route_report(facts_from_report(report), load_directory(uow.session))
+
+
+def outbox_rows(container: Container, **filters: Any) -> list[OutboundSms]:
+    with container.services.uow() as uow:
+        query = select(OutboundSms).order_by(OutboundSms.id)
+        for key, value in filters.items():
+            query = query.where(getattr(OutboundSms, key) == value)
+        rows = list(uow.session.scalars(query).all())
+        for row in rows:
+            uow.session.expunge(row)
+        return rows
+
+
+def later(minutes: float) -> dt.datetime:
+    return utcnow() + dt.timedelta(minutes=minutes)
