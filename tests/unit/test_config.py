@@ -1,0 +1,71 @@
+"""Settings are read once, typed, and production refuses to start without its secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from ussd_app.config import ConfigError, Settings
+
+PRODUCTION = {
+    "APP_ENV": "production",
+    "DATABASE_URL": "postgres://u@db/ussd",
+    "REDIS_URL": "redis://cache:6379/0",
+    "GATEWAY_TOKEN": "t0ken",
+    "DATA_KEYS": "x4Cj1wYBEgLCXvLZ0bKc4XoA8v0m8kq9bqJ2kXo1Jm4=",
+    "PHONE_HASH_KEY": "k",
+    "SMS_BACKEND": "africastalking",
+    "AT_USERNAME": "lesotho-app",
+    "AT_API_KEY": "secret",
+}
+
+
+def test_no_environment_means_embedded_defaults() -> None:
+    s = Settings.from_env({})
+    assert s.app_env == "development"
+    assert s.resolved_database_url.startswith("sqlite:///")
+    assert s.redis_url == "" and s.sms_backend == "console"
+    assert s.screen_budget == 160 and s.emergency_number == "112"
+
+
+def test_a_complete_production_environment_is_accepted() -> None:
+    s = Settings.from_env(PRODUCTION)
+    assert s.is_production
+    assert s.resolved_database_url == "postgresql+psycopg://u@db/ussd"
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["DATABASE_URL", "REDIS_URL", "GATEWAY_TOKEN", "DATA_KEYS", "PHONE_HASH_KEY", "AT_API_KEY"],
+)
+def test_production_refuses_to_start_without_a_secret(missing: str) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        Settings.from_env(env)
+
+
+def test_production_cannot_print_sms_to_the_console() -> None:
+    with pytest.raises(ConfigError, match="console"):
+        Settings.from_env({**PRODUCTION, "SMS_BACKEND": "console"})
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("APP_ENV", "staging", "APP_ENV"),
+        ("SCREEN_BUDGET", "lots", "SCREEN_BUDGET"),
+        ("SCREEN_BUDGET", "500", "SCREEN_BUDGET"),
+        ("SMS_BACKEND", "carrier-pigeon", "SMS_BACKEND"),
+        ("EMBEDDED_WORKER", "perhaps", "yes/no"),
+        ("SMS_RETRY_DELAYS", "10,soon", "SMS_RETRY_DELAYS"),
+    ],
+)
+def test_bad_values_are_named(var: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({var: value})
+
+
+def test_dev_secrets_are_generated_once_and_kept(tmp_path: object) -> None:
+    s = Settings(instance_dir=str(tmp_path)).with_dev_secrets()
+    again = Settings(instance_dir=str(tmp_path)).with_dev_secrets()
+    assert s.data_keys == again.data_keys and s.phone_hash_key == again.phone_hash_key
+    assert s.data_keys and s.phone_hash_key
