@@ -335,3 +335,36 @@ class TestConfirmations:
         file_report(alert_container)
         drain(alert_container)
         assert REPORTER not in {m.number for m in standin.messages}
+
+
+class TestRetention:
+    def _contact(self, container: Container) -> Any:
+        from ussd_app.models.reports import ReporterContact
+
+        with container.services.uow() as uow:
+            row = uow.session.scalar(select(ReporterContact))
+            assert row is not None
+            uow.session.expunge(row)
+            return row
+
+    def test_a_number_without_call_back_consent_is_erased_after_a_week(
+        self, alert_container: Container
+    ) -> None:
+        file_report(alert_container)
+        assert self._contact(alert_container).phone_enc is not None
+        assert run_maintenance(alert_container, now=later(6 * 24 * 60)).purged == 0
+        assert run_maintenance(alert_container, now=later(8 * 24 * 60)).purged == 1
+        contact = self._contact(alert_container)
+        assert contact.phone_enc is None and contact.phone_hash  # hash stays for abuse control
+
+    def test_a_consenting_number_is_kept_until_30_days_after_close(
+        self, alert_container: Container
+    ) -> None:
+        from tests.integration.alerts_support import P1_ANSWERS
+
+        ref = file_report(alert_container, answers={**P1_ANSWERS, "callback_consent": "yes"})
+        drain(alert_container)
+        assert run_maintenance(alert_container, now=later(60 * 24 * 60)).purged == 0
+        Inbox(alert_container).send(BDS, f"CLOSE {ref} done")
+        assert run_maintenance(alert_container, now=later(29 * 24 * 60)).purged == 0
+        assert run_maintenance(alert_container, now=later(31 * 24 * 60)).purged == 1

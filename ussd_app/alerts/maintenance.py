@@ -1,5 +1,5 @@
-"""Periodic work, safe to run as often as you like: the outbox sweeper, escalations, and
-reports abandoned mid-session. Run by `ussd-app alerts sweep` (production clock process) or by
+"""Periodic work, safe to run as often as you like: the outbox sweeper, escalations, reports
+abandoned mid-session, and erasing reporters' numbers past their purge date. Run by `ussd-app alerts sweep` (production clock process) or by
 the embedded worker."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ussd_app.services import abandoned, escalation, outbox
+from ussd_app.services import abandoned, escalation, outbox, retention
 
 if TYPE_CHECKING:
     from ussd_app.bootstrap import Container
@@ -23,6 +23,7 @@ class MaintenanceResult:
     enqueued: int
     escalated: list[str]
     abandoned_filed: list[str]
+    purged: int = 0
 
 
 def run_maintenance(container: Container, now: dt.datetime | None = None) -> MaintenanceResult:
@@ -43,4 +44,9 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
         swept = outbox.sweep(services, now)
     except Exception:
         log.exception("outbox sweep failed")
-    return MaintenanceResult(swept.freed, swept.enqueued, escalated, filed)
+    purged = 0
+    try:
+        purged = retention.purge_due_contacts(services, now)
+    except Exception:
+        log.exception("reporter-number purge failed")
+    return MaintenanceResult(swept.freed, swept.enqueued, escalated, filed, purged)

@@ -23,7 +23,7 @@ from ussd_app.models.partners import Partner, PartnerContact
 from ussd_app.models.reports import TraffickingReport
 from ussd_app.phones import InvalidPhoneNumber, mask
 from ussd_app.refs import normalise_reference
-from ussd_app.services import lookups, outbox
+from ussd_app.services import lookups, outbox, retention
 from ussd_app.services.container import Services
 
 log = logging.getLogger(__name__)
@@ -304,6 +304,7 @@ def _close(
     report.status = "closed"
     report.closed_at = now
     report.acknowledged_at = report.acknowledged_at or now
+    retention.schedule_purge_on_close(uow, report.id, now)
     _reply(uow, services, sender, gid, STAFF_REPLIES["closed"].format(ref=ref))
     return None
 
