@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.functional.conftest import Phone
 from ussd_app import gsm7
@@ -30,17 +30,21 @@ def test_transcript(path: Path, client: Any, container: Container) -> None:
     script = _load(path)
     phone = Phone(client, number=str(script.get("phone", "+26658000001")))
     for setup in script.get("before", []):
-        _run_steps(phone, setup["steps"], f"{path.name} (before)")
-    _run_steps(phone, script["steps"], path.name)
+        _run_steps(phone, setup["steps"], f"{path.name} (before)", container)
+    _run_steps(phone, script["steps"], path.name, container)
     _check_stored(container, phone.number, script.get("stored", {}), path.name)
 
 
-def _run_steps(phone: Phone, steps: list[dict[str, Any]], where: str) -> None:
+def _run_steps(
+    phone: Phone, steps: list[dict[str, Any]], where: str, container: Container
+) -> None:
     for number, step in enumerate(steps, 1):
         if "dial" in step:
             reply = phone.dial(str(step["dial"]))
         elif "repeat" in step:  # the gateway re-sends the same hop
             reply = phone.post()
+        elif "send_stored" in step:  # a value only known once stored, e.g. a random reference
+            reply = phone.send(_stored_value(container, str(step["send_stored"]), where))
         else:
             reply = phone.send(str(step["send"]))
         context = f"{where} step {number} ({step}): got {reply!r}"
@@ -53,6 +57,38 @@ def _run_steps(phone: Phone, steps: list[dict[str, Any]], where: str) -> None:
             assert str(fragment) not in reply, f"unexpected {fragment!r} in {context}"
 
 
+def _stored_value(container: Container, what: str, where: str) -> str:
+    """`report_ref` / `registration_ref`: the reference of the newest stored row."""
+    from ussd_app.models.registrations import Registration
+    from ussd_app.models.reports import TraffickingReport
+
+    models: dict[str, Any] = {"report_ref": TraffickingReport, "registration_ref": Registration}
+    assert what in models, f"{where}: send_stored must be one of {sorted(models)}, not {what!r}"
+    model = models[what]
+    with container.services.uow() as uow:
+        ref = uow.session.scalar(select(model.ref).order_by(model.id.desc()).limit(1))
+    assert ref is not None, f"{where}: send_stored {what!r} but nothing is stored yet"
+    return str(ref)
+
+
+def _check_counts(session: Any, stored: dict[str, Any], where: str) -> None:
+    """`report_count`, `registration_count`, and `consents` (every consent record, in order)."""
+    from ussd_app.models.registrations import ConsentRecord, Registration
+    from ussd_app.models.reports import TraffickingReport
+
+    for key, model in (("report_count", TraffickingReport), ("registration_count", Registration)):
+        if key in stored:
+            got = session.scalar(select(func.count()).select_from(model))
+            assert got == stored[key], f"{where}: {key} is {got}, want {stored[key]}"
+    if "consents" in stored:
+        rows = session.scalars(select(ConsentRecord).order_by(ConsentRecord.id)).all()
+        got_consents = [
+            {"subject_type": r.subject_type, "purpose": r.purpose, "granted": r.granted}
+            for r in rows
+        ]
+        assert got_consents == stored["consents"], f"{where}: consents are {got_consents}"
+
+
 def _check_stored(container: Container, number: str, stored: dict[str, Any], where: str) -> None:
     from ussd_app.models.people import PhonePreference
     from ussd_app.models.registrations import Registration
@@ -62,6 +98,7 @@ def _check_stored(container: Container, number: str, stored: dict[str, Any], whe
     phone_hash = services.hash_phone(number)
     with services.uow() as uow:
         session = uow.session
+        _check_counts(session, stored, where)
         if "language" in stored:
             pref = session.scalar(
                 select(PhonePreference).where(PhonePreference.phone_hash == phone_hash)

@@ -1,6 +1,8 @@
 """Periodic work, safe to run as often as you like: the outbox sweeper, escalations, reports
-abandoned mid-session, and erasing reporters' numbers past their purge date. Run by `ussd-app alerts sweep` (production clock process) or by
-the embedded worker."""
+abandoned mid-session, and erasing reporters' numbers past their purge date.
+
+Run by `ussd-app alerts sweep` (the production clock process) or by the embedded worker.
+"""
 
 from __future__ import annotations
 
