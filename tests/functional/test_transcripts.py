@@ -35,9 +35,7 @@ def test_transcript(path: Path, client: Any, container: Container) -> None:
     _check_stored(container, phone.number, script.get("stored", {}), path.name)
 
 
-def _run_steps(
-    phone: Phone, steps: list[dict[str, Any]], where: str, container: Container
-) -> None:
+def _run_steps(phone: Phone, steps: list[dict[str, Any]], where: str, container: Container) -> None:
     for number, step in enumerate(steps, 1):
         if "dial" in step:
             reply = phone.dial(str(step["dial"]))
@@ -135,6 +133,7 @@ def _check_stored(container: Container, number: str, stored: dict[str, Any], whe
                     select(ReporterContact).where(ReporterContact.report_id == report.id)
                 )
                 assert contact is not None, f"{where}: no reporter contact row"
+                assert contact.phone_enc is not None, f"{where}: reporter number missing"
                 assert services.cipher.decrypt(contact.phone_enc) == number, where
                 # The report row itself must not hold the number in any form.
                 for column in TraffickingReport.__table__.columns:

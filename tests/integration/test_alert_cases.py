@@ -53,6 +53,11 @@ class Inbox:
         return res.get_data(as_text=True)
 
 
+def report_row_refs(container: Container) -> list[str]:
+    with container.services.uow() as uow:
+        return list(uow.session.scalars(select(TraffickingReport.ref)).all())
+
+
 def _texts_to(standin: AtStandIn, number: str) -> list[str]:
     return [m.text for m in standin.messages if m.number == number]
 
@@ -285,6 +290,29 @@ class TestAbandonedUrgentReports:
         assert run_maintenance(alert_container, now=later(5)).abandoned_filed == []
         with alert_container.services.uow() as uow:
             assert uow.session.scalar(select(func.count(TraffickingReport.id))) == 1
+
+    def test_finishing_after_a_resume_completes_the_same_case(
+        self, alert_container: Container, standin: AtStandIn
+    ) -> None:
+        client = create_app(container=alert_container).test_client()
+        self._walk(client, "ATUid_drop", REPORTER, ["2", "2", "1", "3", "1", "1"])
+        client.post(
+            "/ussd/events",
+            data={"sessionId": "ATUid_drop", "phoneNumber": REPORTER, "status": "Incomplete"},
+        )
+        drain(alert_container)
+        first_ref = report_row_refs(alert_container)[0]
+        # Redial: "Welcome back", 1 continue, then when/count/vehicle/call-back.
+        end = self._walk(client, "ATUid_back", REPORTER, ["1", "1", "2", "1", "1"])
+        assert end.startswith("END ") and first_ref in end
+        assert report_row_refs(alert_container) == [first_ref]
+        report = report_row(alert_container, first_ref)
+        assert not report.incomplete and report.when_seen == "now" and report.priority == "P1"
+        drain(alert_container)
+        desk_texts = _texts_to(standin, DESK)
+        assert len(desk_texts) == 2 and "INCOMPLETE" in desk_texts[0].upper()
+        assert "INCOMPLETE" not in desk_texts[1].upper()
+        assert len({m.number for m in standin.messages}) > 1  # now routed to everyone
 
     def test_no_danger_means_no_incomplete_report(self, alert_container: Container) -> None:
         client = create_app(container=alert_container).test_client()

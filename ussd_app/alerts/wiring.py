@@ -57,7 +57,9 @@ def stage_report_alerts(services: Services, uow: UnitOfWork, report: Trafficking
             to=r.phone,
             body=alert_text(facts, r.detail),
             purpose=SmsPurpose.ALERT,
-            key=f"alert:{report.id}:{r.partner_code}:{r.contact_id}",
+            # An incomplete report completed on resume alerts again, with the full answers.
+            key=f"alert:{report.id}:{'part' if report.incomplete else 'full'}:"
+            f"{r.partner_code}:{r.contact_id}",
             report_id=report.id,
             partner_code=r.partner_code,
             contact_id=r.contact_id,

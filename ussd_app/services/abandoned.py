@@ -39,8 +39,12 @@ def track(
     state: SessionState,
     ended: bool,
 ) -> None:
-    """Called after every hop: keep or drop the caller's urgent-report marker."""
-    if not ended and is_urgent_unfinished(state):
+    """Called after every hop: keep or drop the caller's urgent-report marker.
+
+    An ended session that still holds an unfiled urgent report keeps its marker; the hop
+    service files it at once.
+    """
+    if is_urgent_unfinished(state):
         store.mark_urgent(phone_hash, session_id, phone, state)
     elif ended or state.answers.get("danger_now") != "yes":
         store.clear_urgent(phone_hash)

@@ -104,6 +104,10 @@ class HopService:
             abandoned.track(
                 self._store, phone_hash, req.session_id, req.phone, step.state, step.reply.end
             )
+            if step.reply.end and abandoned.is_urgent_unfinished(step.state):
+                # The session ended without filing (too many wrong keys): someone said there is
+                # danger now and where, so the duty desk hears of it anyway.
+                abandoned.file_if_abandoned(self._services, self._store, phone_hash)
             body = step.reply.wire()
             self._store.save(
                 req.session_id,

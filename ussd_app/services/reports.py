@@ -131,6 +131,29 @@ def submit_report(
                 if existing is not None:
                     log.info("report %s replayed; not stored again", existing.ref)
                     return existing.ref, _priority(existing.priority)
+                partial = None if incomplete else _recent_incomplete(uow, services, e164, channel)
+                if partial is not None:
+                    # The caller came back (resume) to finish a report that was filed as
+                    # incomplete when their session dropped: complete that case, same reference.
+                    partial.danger_now = None if danger_now is None else danger_now == "yes"
+                    partial.child_involved = child_involved
+                    partial.flags = flags
+                    partial.place = place
+                    partial.district = reference.place_district(place)
+                    partial.when_seen = when_seen
+                    partial.persons_count = persons_count
+                    partial.vehicle_enc = services.cipher.encrypt_optional(vehicle)
+                    partial.callback_consent = callback_consent
+                    partial.priority = min(partial.priority, priority)
+                    partial.incomplete = False
+                    _update_contact(uow, partial)
+                    if callback_answer is not None:
+                        _add_callback_consent(uow, partial)
+                    uow.session.flush()
+                    services.stage_alerts(uow, partial)
+                    uow.commit()
+                    log.info("incomplete report %s completed on resume", partial.ref)
+                    return partial.ref, _priority(partial.priority)
                 ref = new_report_ref(report_ref_digits(attempt))
                 if uow.session.scalars(
                     select(TraffickingReport.id).where(TraffickingReport.ref == ref)
@@ -177,6 +200,38 @@ def submit_report(
         )
         return ref, priority
     raise RuntimeError("could not store the report: reference codes kept colliding")
+
+
+def _recent_incomplete(
+    uow: UnitOfWork, services: Services, e164: str, channel: str
+) -> TraffickingReport | None:
+    """An incomplete USSD report by this caller within the resume window, if any."""
+    if channel != "ussd":
+        return None
+    since = utcnow() - dt.timedelta(seconds=services.settings.resume_window_s)
+    return uow.session.scalars(
+        select(TraffickingReport)
+        .join(ReporterContact, ReporterContact.report_id == TraffickingReport.id)
+        .where(
+            ReporterContact.phone_hash == services.hash_phone(e164),
+            TraffickingReport.incomplete.is_(True),
+            TraffickingReport.channel == "ussd",
+            TraffickingReport.created_at >= since,
+        )
+        .order_by(TraffickingReport.id.desc())
+    ).first()
+
+
+def _update_contact(uow: UnitOfWork, report: TraffickingReport) -> None:
+    """Carry the completed answer about call-backs over to the separate contact row."""
+    contact = uow.session.scalars(
+        select(ReporterContact).where(ReporterContact.report_id == report.id)
+    ).first()
+    if contact is None:
+        return
+    contact.callback_consent = report.callback_consent
+    if report.callback_consent:
+        contact.purge_after = None
 
 
 def _by_key(uow: UnitOfWork, key: str | None) -> TraffickingReport | None:
