@@ -12,6 +12,7 @@ The web process keeps nothing in memory between hops, so any process can serve a
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -26,8 +27,19 @@ from ussd_app.menu.types import SessionState
 SESSION_PREFIX = "ussd:s:"
 LOCK_PREFIX = "ussd:l:"
 RESUME_PREFIX = "ussd:r:"
+LANG_PREFIX = "ussd:g:"  # phone hash -> language code (a cache of phone_preferences)
+LANG_CACHE_S = 30 * 24 * 3600
 URGENT_INDEX = "ussd:urgent"  # sorted set: phone hash -> time of last hop
 URGENT_PREFIX = "ussd:u:"  # phone hash -> encrypted {session, phone, state}
+
+
+# Release a lock only if we still hold it (compare-and-delete).
+_RELEASE_LUA = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
 
 
 class SessionBusy(RuntimeError):
@@ -72,6 +84,32 @@ class SessionRecord:
         )
 
 
+class Hop:
+    """One hop's view of Redis: what was read when the lock was taken, and what to write back.
+
+    Everything is read in one round trip (lock + session + resume snapshot + cached language)
+    and written in one (session + resume + language + unlock), so a hop costs two round trips.
+    """
+
+    def __init__(
+        self,
+        record: SessionRecord | None,
+        resume_token: str | None,
+        language: str | None,
+    ) -> None:
+        self.record = record
+        self._resume_token = resume_token
+        self.language = language
+        self.save_record: SessionRecord | None = None
+        self.resume_state: SessionState | None = None
+        self.clear_resume = False
+        self.remember_language: str | None = None
+
+    @property
+    def resume_token(self) -> str | None:
+        return self._resume_token
+
+
 class SessionStore:
     """Loads and saves session records, resume snapshots and locks in Redis."""
 
@@ -89,6 +127,82 @@ class SessionStore:
         self._session_ttl = session_ttl_s
         self._resume_window = resume_window_s
         self._lock_timeout = lock_timeout_s
+        self._release_script = conn.register_script(_RELEASE_LUA)
+
+    @contextmanager
+    def hop(self, session_id: str, phone_hash: str) -> Iterator[Hop]:
+        """Lock the session and read its state; write back what the hop set, then unlock.
+
+        If the body raises, nothing is written and the lock is released.
+        """
+        token = secrets.token_hex(8)
+        lock_key = LOCK_PREFIX + session_id
+        lock_ms = int(max(self._lock_timeout * 2, 10) * 1000)  # a crashed holder frees it
+        deadline = time.monotonic() + self._lock_timeout
+        while True:
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(lock_key, token, nx=True, px=lock_ms)
+                pipe.get(SESSION_PREFIX + session_id)
+                pipe.get(RESUME_PREFIX + phone_hash)
+                pipe.get(LANG_PREFIX + phone_hash)
+                got_lock, raw_record, raw_resume, raw_lang = pipe.execute()
+            if got_lock:
+                break
+            if time.monotonic() >= deadline:
+                raise SessionBusy(f"session lock busy for {self._lock_timeout}s")
+            time.sleep(0.02)
+        hop = Hop(
+            self._parse_record(raw_record),
+            _text(raw_resume),
+            _text(raw_lang),
+        )
+        try:
+            yield hop
+        except BaseException:
+            self._release(lock_key, token)
+            raise
+        with self._redis.pipeline(transaction=False) as pipe:
+            if hop.save_record is not None:
+                pipe.set(
+                    SESSION_PREFIX + session_id, hop.save_record.to_json(), ex=self._session_ttl
+                )
+            if hop.resume_state is not None:
+                pipe.set(
+                    RESUME_PREFIX + phone_hash,
+                    self._seal(hop.resume_state),
+                    ex=self._resume_window,
+                )
+            elif hop.clear_resume and raw_resume is not None:
+                pipe.delete(RESUME_PREFIX + phone_hash)
+            if hop.remember_language is not None:
+                pipe.set(LANG_PREFIX + phone_hash, hop.remember_language, ex=LANG_CACHE_S)
+            self._release_script(keys=[lock_key], args=[token], client=pipe)
+            pipe.execute()
+
+    def unseal_resume(self, token: str | None) -> SessionState | None:
+        """The resume snapshot read by `hop()`, decrypted (None if absent or unreadable)."""
+        if token is None:
+            return None
+        try:
+            return SessionState.from_dict(json.loads(self._cipher.decrypt(token)))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def _seal(self, state: SessionState) -> str:
+        return self._cipher.encrypt(json.dumps(state.to_dict(), separators=(",", ":")))
+
+    def _release(self, lock_key: str, token: str) -> None:
+        with suppress(redis.exceptions.RedisError):
+            self._release_script(keys=[lock_key], args=[token])
+
+    @staticmethod
+    def _parse_record(raw: Any) -> SessionRecord | None:
+        if raw is None:
+            return None
+        try:
+            return SessionRecord.from_json(raw)
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable (e.g. older format): start afresh rather than fail
 
     @contextmanager
     def lock(self, session_id: str) -> Iterator[None]:
@@ -131,8 +245,7 @@ class SessionStore:
 
     def save_resume(self, phone_hash: str, state: SessionState) -> None:
         """Keep the unfinished flow, encrypted, for the resume window (answers are sensitive)."""
-        token = self._cipher.encrypt(json.dumps(state.to_dict(), separators=(",", ":")))
-        self._redis.set(RESUME_PREFIX + phone_hash, token, ex=self._resume_window)
+        self._redis.set(RESUME_PREFIX + phone_hash, self._seal(state), ex=self._resume_window)
 
     def clear_resume(self, phone_hash: str) -> None:
         self._redis.delete(RESUME_PREFIX + phone_hash)
@@ -178,3 +291,9 @@ class SessionStore:
     @staticmethod
     def now() -> float:
         return time.time()
+
+
+def _text(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    return raw.decode() if isinstance(raw, bytes) else str(raw)

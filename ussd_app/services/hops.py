@@ -19,7 +19,7 @@ from ussd_app.menu.types import FlowEnded, HandlerResult, Params, SessionState, 
 from ussd_app.phones import mask
 from ussd_app.services import abandoned, preferences
 from ussd_app.services.container import Services
-from ussd_app.sessions import SessionRecord, SessionStore
+from ussd_app.sessions import Hop, SessionRecord, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -85,22 +85,34 @@ class HopService:
 
     def handle(self, req: UssdRequest) -> HopReply:
         """Answer one hop. Raises only on infrastructure failure; the view turns that into END."""
-        with self._store.lock(req.session_id):
-            record = self._store.load(req.session_id)
+        phone_hash = self._services.hash_phone(req.phone)
+        with self._store.hop(req.session_id, phone_hash) as hop:
+            record = hop.record
             if record is not None and record.last_text == req.text:
                 return HopReply(record.reply, record.state.screen, cached=True)
-            phone_hash = self._services.hash_phone(req.phone)
             if record is None:
-                step = self._first_step(req, phone_hash)
+                step = self._first_step(req, hop)
                 started_at, hops = self._store.now(), 1
+                was_urgent = False
             else:
                 step = engine.advance(
                     self._menu, record.state, new_input(record.last_text, req.text), self._params
                 )
                 started_at, hops = record.started_at, record.hops + 1
+                was_urgent = abandoned.is_urgent_unfinished(record.state)
             step = self._run_actions(step, req)
-            self._apply_effects(step, req, phone_hash)
             assert step.reply is not None  # _run_actions leaves no pending action
+            self._apply_effects(step, req, hop)
+            body = step.reply.wire()
+            hop.save_record = SessionRecord(
+                state=step.state,
+                last_text=req.text,
+                reply=body,
+                started_at=started_at,
+                hops=hops,
+            )
+        # Rare: a report with danger now and a place is in progress, or just stopped being.
+        if was_urgent or abandoned.is_urgent_unfinished(step.state):
             abandoned.track(
                 self._store, phone_hash, req.session_id, req.phone, step.state, step.reply.end
             )
@@ -108,27 +120,20 @@ class HopService:
                 # The session ended without filing (too many wrong keys): someone said there is
                 # danger now and where, so the duty desk hears of it anyway.
                 abandoned.file_if_abandoned(self._services, self._store, phone_hash)
-            body = step.reply.wire()
-            self._store.save(
-                req.session_id,
-                SessionRecord(
-                    state=step.state,
-                    last_text=req.text,
-                    reply=body,
-                    started_at=started_at,
-                    hops=hops,
-                ),
-            )
-            return HopReply(body, step.state.screen)
+        return HopReply(body, step.state.screen)
 
     def error_reply(self, lang: str | None = None) -> str:
         """The apology sent when something failed inside; never a stack trace."""
         return "END " + self._menu.message("error", lang or self._menu.default_language)
 
-    def _first_step(self, req: UssdRequest, phone_hash: str) -> Step:
-        lang = preferences.get_language(self._services, req.phone)
+    def _first_step(self, req: UssdRequest, hop: Hop) -> Step:
+        lang = hop.language
+        if lang is None:
+            lang = preferences.get_language(self._services, req.phone)
+            if lang is not None:
+                hop.remember_language = lang  # cache it for the next dial
         if req.text == "":
-            resumable = self._store.load_resume(phone_hash)
+            resumable = self._store.unseal_resume(hop.resume_token)
             return engine.start(self._menu, lang, self._params, resumable=resumable)
         # A first hop with text is a direct dial such as *123*2#. Only a known shortcut key is
         # honoured; extra segments are ignored so nothing is answered on the caller's behalf.
@@ -159,17 +164,18 @@ class HopService:
             step = engine.complete(self._menu, step.state, result, self._params)
         return step
 
-    def _apply_effects(self, step: Step, req: UssdRequest, phone_hash: str) -> None:
+    def _apply_effects(self, step: Step, req: UssdRequest, hop: Hop) -> None:
         ended = False
         for effect in step.effects:
             if isinstance(effect, SetLanguage):
                 preferences.set_language(self._services, req.phone, effect.lang)
+                hop.remember_language = effect.lang
             elif isinstance(effect, FlowEnded):
                 ended = True
         if ended or self._at_rest(step.state):
-            self._store.clear_resume(phone_hash)
+            hop.clear_resume = True
         elif step.state.screen != "_resume":
-            self._store.save_resume(phone_hash, step.state)
+            hop.resume_state = step.state
 
     def _at_rest(self, state: SessionState) -> bool:
         """True when there is nothing worth resuming (main menu or language choice)."""
