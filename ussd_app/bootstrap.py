@@ -69,21 +69,33 @@ def load_app_menu(settings: Settings) -> Menu:
     )
 
 
-def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
-    """Build the container. Settings without secrets get development ones (never in production)."""
+def prepare_settings(settings: Settings) -> Settings:
+    """Fill development secrets (never in production) and create the instance folder."""
     if not settings.is_production:
         settings = settings.with_dev_secrets()
     Path(settings.instance_dir).mkdir(parents=True, exist_ok=True)
-    menu = load_app_menu(settings)
+    return settings
+
+
+def build_services(settings: Settings, *, for_worker: bool = False) -> tuple[Services, Engine]:
+    """The database-backed service layer alone (operator commands need no Redis or menus)."""
     engine = make_engine(settings.resolved_database_url, for_worker=for_worker)
-    redis_url, embedded = resolve_redis(settings)
-    conn = redis.Redis.from_url(
-        redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
-    )
     services = Services(
         settings=settings,
         session_factory=make_session_factory(engine),
         cipher=Cipher(settings.data_keys),
+    )
+    return services, engine
+
+
+def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
+    """Build the container. Settings without secrets get development ones (never in production)."""
+    settings = prepare_settings(settings)
+    menu = load_app_menu(settings)
+    services, engine = build_services(settings, for_worker=for_worker)
+    redis_url, embedded = resolve_redis(settings)
+    conn = redis.Redis.from_url(
+        redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
     )
     store = SessionStore(
         conn,

@@ -168,19 +168,13 @@ def db_upgrade() -> None:
 
 
 def _services_only(settings: Settings) -> tuple[Services, Engine]:
-    """Database-backed services without Redis or menus (for operator commands)."""
-    from ussd_app.crypto import Cipher
-    from ussd_app.db import make_engine, make_session_factory
+    """Database-backed services without Redis or menus (for operator commands), migrated."""
+    from ussd_app.bootstrap import build_services, prepare_settings
     from ussd_app.migrate import upgrade
-    from ussd_app.services.container import Services
 
-    if not settings.is_production:
-        settings = settings.with_dev_secrets()
-    Path(settings.instance_dir).mkdir(parents=True, exist_ok=True)
+    settings = prepare_settings(settings)
     upgrade(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    services = Services(settings, make_session_factory(engine), Cipher(settings.data_keys))
-    return services, engine
+    return build_services(settings)
 
 
 @main.group()

@@ -6,6 +6,7 @@ database nor a log line ever holds a readable MSISDN outside the encrypted colum
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -16,11 +17,13 @@ class InvalidPhoneNumber(ValueError):
     """The text is not a phone number we can reach."""
 
 
+@functools.lru_cache(maxsize=20_000)
 def normalise(raw: str, default_region: str = "LS") -> str:
     """Return `raw` as E.164 (`+26658123456`), or raise InvalidPhoneNumber.
 
     Accepts the gateway's `+266…`, national `5812 3456`, and `00266…`. South African (+27)
-    numbers are accepted: many returnees carry SA SIMs.
+    numbers are accepted: many returnees carry SA SIMs. Memoised: every hop of a session
+    carries the same number, and parsing costs more than the rest of a hop's input handling.
     """
     text = (raw or "").strip()
     if text.startswith("00"):

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from tests.doubles import DeadRedis
 from tests.functional.conftest import Phone
 from ussd_app import create_app
 from ussd_app.bootstrap import Container
@@ -160,21 +161,11 @@ class TestFailSafe:
     def test_redis_down_answers_end_not_5xx(
         self, client: FlaskClient, container: Container
     ) -> None:
-        container.hops._store._redis = _DeadRedis()  # type: ignore[attr-defined]
+        container.hops._store._redis = DeadRedis()  # type: ignore[attr-defined]
         res = _post(client)
         assert res.status_code == 200
         assert res.get_data(as_text=True).startswith("END ")
         assert "X-Correlation-Id" in res.headers
-
-
-class _DeadRedis:
-    def __getattr__(self, name: str) -> Any:
-        import redis
-
-        def fail(*args: Any, **kwargs: Any) -> Any:
-            raise redis.exceptions.ConnectionError("redis is down")
-
-        return fail
 
 
 class TestGatewayToken:

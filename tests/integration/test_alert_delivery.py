@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.doubles import DeadRedis
 from tests.integration.alerts_support import (
     P1_ANSWERS,
     REPORTER,
@@ -132,22 +133,12 @@ class TestDelivery:
         assert all(r.status == SmsStatus.SENT.value for r in outbox_rows(alert_container))
 
 
-class _DeadRedis:
-    def __getattr__(self, name: str) -> Any:
-        import redis
-
-        def fail(*args: Any, **kwargs: Any) -> Any:
-            raise redis.exceptions.ConnectionError("redis is down")
-
-        return fail
-
-
 class TestNothingIsLost:
     def test_redis_down_at_submit_time_is_delivered_once_redis_returns(
         self, alert_container: Container, standin: AtStandIn
     ) -> None:
         working = alert_container.services.enqueue_sms
-        alert_container.services.enqueue_sms = Dispatcher(_DeadRedis()).enqueue  # type: ignore[arg-type]
+        alert_container.services.enqueue_sms = Dispatcher(DeadRedis()).enqueue  # type: ignore[arg-type]
         ref = file_report(alert_container)  # the report stands though Redis is down
         assert report_row(alert_container, ref).priority == "P1"
         rows = outbox_rows(alert_container)

@@ -204,19 +204,35 @@ def _ref_arg(parsed: ParsedCommand) -> tuple[str | None, str]:
     return normalise_reference(first), rest.strip()
 
 
-def _ack(uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str) -> None:
+def _staff_case(
+    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str, cmd: str
+) -> tuple[PartnerContact, TraffickingReport, str] | None:
+    """The partner contact, the case and the rest of the message for a staff command.
+
+    Replies (and returns None) when the sender is not staff, the reference is missing, or no
+    such case exists.
+    """
     contact = _staff(uow, sender)
     if contact is None:
         _reply(uow, services, sender, gid, _text("not_staff", parsed.lang))
         return None
-    ref, _ = _ref_arg(parsed)
+    ref, rest = _ref_arg(parsed)
     if ref is None:
-        _reply(uow, services, sender, gid, _text("need_ref", parsed.lang, cmd="ACK"))
+        _reply(uow, services, sender, gid, _text("need_ref", parsed.lang, cmd=cmd))
         return None
     report = uow.session.scalar(select(TraffickingReport).where(TraffickingReport.ref == ref))
     if report is None:
         _reply(uow, services, sender, gid, _text("no_such_ref", parsed.lang, ref=ref))
         return None
+    return contact, report, rest
+
+
+def _ack(uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str) -> None:
+    found = _staff_case(uow, services, sender, parsed, gid, "ACK")
+    if found is None:
+        return None
+    contact, report, _ = found
+    ref = report.ref
     taken = uow.session.scalar(
         select(CaseEvent).where(
             CaseEvent.report_id == report.id, CaseEvent.action == CaseAction.ACKNOWLEDGED.value
@@ -276,18 +292,11 @@ def _notify_others(
 def _close(
     uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
 ) -> None:
-    contact = _staff(uow, sender)
-    if contact is None:
-        _reply(uow, services, sender, gid, _text("not_staff", parsed.lang))
+    found = _staff_case(uow, services, sender, parsed, gid, "CLOSE")
+    if found is None:
         return None
-    ref, note = _ref_arg(parsed)
-    if ref is None:
-        _reply(uow, services, sender, gid, _text("need_ref", parsed.lang, cmd="CLOSE"))
-        return None
-    report = uow.session.scalar(select(TraffickingReport).where(TraffickingReport.ref == ref))
-    if report is None:
-        _reply(uow, services, sender, gid, _text("no_such_ref", parsed.lang, ref=ref))
-        return None
+    contact, report, note = found
+    ref = report.ref
     if report.status == "closed":
         _reply(uow, services, sender, gid, STAFF_REPLIES["already_closed"].format(ref=ref))
         return None
