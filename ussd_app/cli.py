@@ -54,6 +54,7 @@ def serve(host: str, port: int) -> None:
         _print_menu_problems(exc)
         raise click.ClickException("menus.yaml is invalid; the service will not start") from None
     upgrade(container.settings.resolved_database_url)
+    _example_partners_for_demo(container)
     app = create_app(container=container)
     background = _start_embedded_worker(container)
     server = make_server(host, port, app, threaded=True)
@@ -70,6 +71,28 @@ def serve(host: str, port: int) -> None:
         if background is not None:
             background.stop()
         container.close()
+
+
+def _example_partners_for_demo(container: Container) -> None:
+    """On the embedded default with no directory yet, load the fictitious example partners so
+    a report made in the simulator shows its alerts. Never with a real SMS backend."""
+    from sqlalchemy import func, select
+
+    from ussd_app.alerts.directory import import_partners
+    from ussd_app.models.partners import Partner
+
+    settings = container.settings
+    example = Path(settings.menus_path).with_name("partners.example.yaml")
+    if settings.is_production or settings.sms_backend != "console" or not example.exists():
+        return
+    with container.services.uow() as uow:
+        if uow.session.scalar(select(func.count(Partner.id))):
+            return
+    import_partners(container.services.session_factory, example)
+    click.echo(
+        f"  partners: none yet, so loaded {example.name} (fictitious numbers, console SMS only);"
+        " load yours with `ussd-app partners import FILE`"
+    )
 
 
 def _start_embedded_worker(container: Container) -> EmbeddedWorker | None:
