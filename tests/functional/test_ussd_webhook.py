@@ -248,3 +248,36 @@ class TestSessionEvents:
     def test_notification_without_session_id_is_a_400(self, client: FlaskClient) -> None:
         data = {k: v for k, v in self.NOTE.items() if k != "sessionId"}
         assert client.post("/ussd/events", data=data).status_code == 400
+
+
+class TestBrokenMenus:
+    def test_the_service_refuses_to_start_on_a_broken_menus_file(
+        self, settings: Any, tmp_path: Any
+    ) -> None:
+        from dataclasses import replace
+        from pathlib import Path
+
+        from ussd_app.bootstrap import bootstrap
+        from ussd_app.menu.loader import MenuError
+
+        good = Path(settings.menus_path).read_text()
+        broken = tmp_path / "menus.yaml"
+        broken.write_text(good.replace("next: report_danger_route", "next: nowhere", 1))
+        with pytest.raises(MenuError) as caught:
+            bootstrap(replace(settings, menus_path=str(broken)))
+        assert any(
+            p.screen == "report_danger" and "nowhere" in p.message for p in caught.value.problems
+        )
+
+    def test_serve_prints_the_faults_and_exits(self, tmp_path: Any) -> None:
+        from click.testing import CliRunner
+
+        from ussd_app.cli import main
+
+        broken = tmp_path / "menus.yaml"
+        broken.write_text("version: 1\nscreens: {}\n")
+        result = CliRunner().invoke(
+            main, ["serve"], env={"MENUS_PATH": str(broken), "INSTANCE_DIR": str(tmp_path)}
+        )
+        assert result.exit_code != 0
+        assert "menus.yaml is invalid" in result.output

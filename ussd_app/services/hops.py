@@ -157,7 +157,8 @@ class HopService:
                 session_id=req.session_id,
                 phone=req.phone,
                 language=step.state.lang,
-                answers=step.state.answers,
+                # Keys starting with "_" are the engine's own bookkeeping, not answers.
+                answers={k: v for k, v in step.state.answers.items() if not k.startswith("_")},
                 services=self._services,
             )
             result: HandlerResult = fn(ctx)
