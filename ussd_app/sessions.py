@@ -55,8 +55,6 @@ class SessionRecord:
     reply: str
     started_at: float
     hops: int = 1
-    # Opaque data the alert path needs if the caller abandons an urgent report (encrypted).
-    sealed: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -66,7 +64,6 @@ class SessionRecord:
                 "reply": self.reply,
                 "started_at": self.started_at,
                 "hops": self.hops,
-                "sealed": self.sealed,
             },
             separators=(",", ":"),
         )
@@ -80,7 +77,6 @@ class SessionRecord:
             reply=str(data["reply"]),
             started_at=float(data["started_at"]),
             hops=int(data.get("hops", 1)),
-            sealed=data.get("sealed"),
         )
 
 
@@ -98,16 +94,12 @@ class Hop:
         language: str | None,
     ) -> None:
         self.record = record
-        self._resume_token = resume_token
+        self.resume_token = resume_token  # encrypted; see SessionStore.unseal_resume
         self.language = language
         self.save_record: SessionRecord | None = None
         self.resume_state: SessionState | None = None
         self.clear_resume = False
         self.remember_language: str | None = None
-
-    @property
-    def resume_token(self) -> str | None:
-        return self._resume_token
 
 
 class SessionStore:
@@ -204,52 +196,6 @@ class SessionStore:
             return SessionRecord.from_json(raw)
         except (ValueError, KeyError, TypeError):
             return None  # unreadable (e.g. older format): start afresh rather than fail
-
-    @contextmanager
-    def lock(self, session_id: str) -> Iterator[None]:
-        """Hold the session's lock; a concurrent duplicate hop waits here, then sees the cache."""
-        lock = self._redis.lock(
-            LOCK_PREFIX + session_id,
-            timeout=max(self._lock_timeout * 2, 10),  # a crashed holder frees it by itself
-            blocking_timeout=self._lock_timeout,
-        )
-        if not lock.acquire():
-            raise SessionBusy(f"session lock busy for {self._lock_timeout}s")
-        try:
-            yield
-        finally:
-            # The lock may have expired while we worked; the record write already happened.
-            with suppress(redis.exceptions.LockError):
-                lock.release()
-
-    def load(self, session_id: str) -> SessionRecord | None:
-        raw = self._redis.get(SESSION_PREFIX + session_id)
-        if raw is None:
-            return None
-        try:
-            return SessionRecord.from_json(raw)
-        except (ValueError, KeyError, TypeError):
-            return None  # unreadable (e.g. older format): start afresh rather than fail
-
-    def save(self, session_id: str, record: SessionRecord) -> None:
-        self._redis.set(SESSION_PREFIX + session_id, record.to_json(), ex=self._session_ttl)
-
-    def load_resume(self, phone_hash: str) -> SessionState | None:
-        raw = self._redis.get(RESUME_PREFIX + phone_hash)
-        if raw is None:
-            return None
-        try:
-            plain = self._cipher.decrypt(raw.decode() if isinstance(raw, bytes) else str(raw))
-            return SessionState.from_dict(json.loads(plain))
-        except (ValueError, KeyError, TypeError):
-            return None
-
-    def save_resume(self, phone_hash: str, state: SessionState) -> None:
-        """Keep the unfinished flow, encrypted, for the resume window (answers are sensitive)."""
-        self._redis.set(RESUME_PREFIX + phone_hash, self._seal(state), ex=self._resume_window)
-
-    def clear_resume(self, phone_hash: str) -> None:
-        self._redis.delete(RESUME_PREFIX + phone_hash)
 
     def mark_urgent(
         self, phone_hash: str, session_id: str, phone: str, state: SessionState
