@@ -281,3 +281,20 @@ class TestBrokenMenus:
         )
         assert result.exit_code != 0
         assert "menus.yaml is invalid" in result.output
+
+
+class TestHealth:
+    def test_healthy(self, client: FlaskClient) -> None:
+        res = client.get("/healthz")
+        assert res.status_code == 200
+        assert res.get_json() == {"ok": True, "failing": [], "warnings": []}
+
+    def test_redis_down_is_named(self, client: FlaskClient, container: Container) -> None:
+        real = container.redis
+        container.redis = DeadRedis()  # type: ignore[assignment]
+        try:
+            res = client.get("/healthz")
+        finally:
+            container.redis = real
+        assert res.status_code == 503
+        assert res.get_json()["failing"] == ["redis"]

@@ -127,6 +127,11 @@ class TestDelivery:
         held = [r for r in outbox_rows(alert_container) if r.status == SmsStatus.PENDING.value]
         assert len(held) == 1 and "account" in (held[0].last_error or "")
         assert any(rec.levelname == "CRITICAL" for rec in caplog.records)
+        from ussd_app import create_app
+
+        health = create_app(container=alert_container).test_client().get("/healthz")
+        assert health.status_code == 200  # keep taking reports
+        assert "sms account problem: 1" in health.get_json()["warnings"][0]
         # Topped up: the sweeper sends it once its back-off has passed.
         run_maintenance(alert_container, now=later(11))
         drain(alert_container)

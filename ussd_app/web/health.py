@@ -1,9 +1,15 @@
-"""Health check for load balancers and operators: the database and Redis answer."""
+"""Health check for load balancers and operators: the database and Redis answer.
+
+Alerts held by an SMS account problem (no balance, bad sender id) are reported as a warning,
+not a failure: the web process must stay in rotation so reports are still taken and stored.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+
+from ussd_app.models.messaging import OutboundSms, SmsStatus
 
 bp = Blueprint("health", __name__)
 
@@ -12,10 +18,19 @@ bp = Blueprint("health", __name__)
 def healthz() -> tuple[Response, int]:
     """200 when the database and Redis both answer, 503 naming what does not."""
     container = current_app.extensions["ussd"]
-    problems = []
+    problems: list[str] = []
+    warnings: list[str] = []
     try:
         with container.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+            held = conn.scalar(
+                select(func.count(OutboundSms.id)).where(
+                    OutboundSms.status == SmsStatus.PENDING.value,
+                    OutboundSms.last_error.like("account:%"),
+                )
+            )
+            if held:
+                warnings.append(f"sms account problem: {held} messages held until it is fixed")
     except Exception:
         problems.append("database")
     try:
@@ -23,4 +38,4 @@ def healthz() -> tuple[Response, int]:
     except Exception:
         problems.append("redis")
     status = 503 if problems else 200
-    return jsonify({"ok": not problems, "failing": problems}), status
+    return jsonify({"ok": not problems, "failing": problems, "warnings": warnings}), status
