@@ -26,6 +26,7 @@ def compute_priority(
     flags: Iterable[str],
     when_seen: str | None,
     place: str | None,
+    vehicle_given: bool = False,
 ) -> Priority:
     """Return the report's priority from its answer codes (`ussd_app.reference`).
 
@@ -45,9 +46,10 @@ def compute_priority(
     if _FLAG_HURT in flag_set and when_seen == "now":
         return "P1"
 
-    # P2 rule 1: recent (now / today / this week) and a known place (border post or district):
-    # there is somewhere to send someone. "other" is not a place anyone can go to.
-    if when_seen in _RECENT and place and place != PLACE_OTHER:
+    # P2 rule 1: recent (now / today / this week) and something to act on: a known place
+    # (border post or district; "other" is not a place anyone can go to) or a vehicle plate or
+    # taxi route (domain-lesotho.md 2.3: "with a place, vehicle or border post given").
+    if when_seen in _RECENT and ((place and place != PLACE_OTHER) or vehicle_given):
         return "P2"
     # P2 rule 2: the reporter is not sure a child is involved: a case worker must look within
     # 24 hours rather than let a possible child case wait a week.

@@ -113,3 +113,15 @@ def test_adding_a_red_flag_never_lowers_priority(a: dict[str, object], flag: str
     before = compute_priority(**a)  # type: ignore[arg-type]
     more = {**a, "flags": [*a["flags"], flag]}  # type: ignore[misc]
     assert RANK[compute_priority(**more)] <= RANK[before]  # type: ignore[arg-type]
+
+
+def test_a_recent_sighting_with_only_a_vehicle_is_p2() -> None:
+    assert compute_priority("no", "no", ["F4"], "today", "other", vehicle_given=True) == "P2"
+
+
+def test_an_old_sighting_with_a_vehicle_stays_p3() -> None:
+    assert compute_priority("no", "no", ["F4"], "earlier", "other", vehicle_given=True) == "P3"
+
+
+def test_a_recent_sighting_somewhere_else_without_a_vehicle_is_p3() -> None:
+    assert compute_priority("no", "no", ["F4"], "today", "other") == "P3"

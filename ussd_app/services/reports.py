@@ -117,7 +117,9 @@ def submit_report(
     callback_consent = callback_answer == "yes"
     vehicle = clean_text(answers.get("vehicle"), VEHICLE_MAX_CHARS)
     text = (sms_text or "").strip()[:SMS_TEXT_MAX_CHARS] or None
-    priority = compute_priority(danger_now, child_involved, flags, when_seen, place)
+    priority = compute_priority(
+        danger_now, child_involved, flags, when_seen, place, vehicle_given=vehicle is not None
+    )
     if default_priority is not None:
         if default_priority not in PRIORITIES:
             raise ValueError(f"default_priority must be one of {', '.join(PRIORITIES)}")
