@@ -95,16 +95,16 @@ def reroute_failed(services: Services, uow: UnitOfWork, row: OutboundSms) -> Non
     if report is None:
         return
     directory = load_directory(uow.session)
-    tried = set(
-        uow.session.scalars(
+    tried_ids = {
+        int(c)
+        for c in uow.session.scalars(
             select(OutboundSms.contact_id).where(
                 OutboundSms.report_id == row.report_id,
                 OutboundSms.partner_code == row.partner_code,
-                OutboundSms.contact_id.is_not(None),
             )
-        ).all()
-    )
-    tried_ids = {int(c) for c in tried if c is not None}
+        )
+        if c is not None
+    }
     contact = next_contact(row.partner_code, row.contact_id, directory, exclude=tried_ids)
     if contact is None:
         log.critical(

@@ -91,7 +91,7 @@ class HopService:
             if record is not None and record.last_text == req.text:
                 return HopReply(record.reply, record.state.screen, cached=True)
             if record is None:
-                step = self._first_step(req, hop)
+                step = self._first_step(req, hop, phone_hash)
                 started_at, hops = self._store.now(), 1
                 was_urgent = False
             else:
@@ -126,10 +126,10 @@ class HopService:
         """The apology sent when something failed inside; never a stack trace."""
         return "END " + self._menu.message("error", lang or self._menu.default_language)
 
-    def _first_step(self, req: UssdRequest, hop: Hop) -> Step:
+    def _first_step(self, req: UssdRequest, hop: Hop, hop_phone_hash: str) -> Step:
         lang = hop.language
         if lang is None:
-            lang = preferences.get_language(self._services, req.phone)
+            lang = preferences.language_for_hash(self._services, hop_phone_hash)
             if lang is not None:
                 hop.remember_language = lang  # cache it for the next dial
         if req.text == "":

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.models.messaging import OutboundSms, SmsPurpose, SmsStatus
-from ussd_app.phones import mask
 from ussd_app.services.container import Services
 from ussd_app.sms.base import (
     AccountSmsError,
@@ -198,7 +197,7 @@ def _record(
         row.status = SmsStatus.PENDING.value
         row.next_attempt_at = now + dt.timedelta(seconds=delay)
         row.last_error = f"transient: {reason}"[:255]
-        log.warning("sms id=%s to %s: transient failure, retrying", row.id, mask(None))
+        log.warning("sms id=%s: transient failure, retrying", row.id)
         return DeliveryResult.RETRY
     if result.outcome is Outcome.ACCEPTED:
         row.status = SmsStatus.SENT.value

@@ -16,6 +16,11 @@ def get_language(services: Services, phone: str) -> str | None:
         phone_hash = services.hash_phone(services.normalise_phone(phone))
     except InvalidPhoneNumber:
         return None
+    return language_for_hash(services, phone_hash)
+
+
+def language_for_hash(services: Services, phone_hash: str) -> str | None:
+    """The remembered language for a phone already hashed (the hop service has the hash)."""
     with services.uow() as uow:
         return uow.session.scalars(
             select(PhonePreference.language).where(PhonePreference.phone_hash == phone_hash)
