@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from ussd_app.alerts.worker_main import run_worker
 from ussd_app.config import ConfigError, Settings
+from ussd_app.runtime.worker_main import run_worker
 
 
 def main() -> int:

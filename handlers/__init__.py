@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ussd_app.menu.types import HandlerResult
 
 if TYPE_CHECKING:
-    from ussd_app.services.container import Services
+    from ussd_app.container import Services
 
 
 @dataclass(frozen=True)

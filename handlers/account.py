@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers import HandlerContext, handler
 from ussd_app.menu.types import HandlerResult
-from ussd_app.services.account import delete_registration
+from ussd_app.returnees.account import delete_registration
 
 
 @handler("delete_my_data")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers import HandlerContext, handler
 from ussd_app.menu.types import HandlerResult
-from ussd_app.services.registrations import register_returnee
+from ussd_app.returnees.registrations import register_returnee
 
 
 @handler("register_returnee")

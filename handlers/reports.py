@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from handlers import HandlerContext, handler
+from ussd_app.cases.lookups import find_reference, status_label
 from ussd_app.menu.types import HandlerResult
-from ussd_app.services.lookups import find_reference, status_label
-from ussd_app.services.reports import submit_report
+from ussd_app.reports.intake import submit_report
 
 
 @handler("submit_report")

@@ -2,12 +2,12 @@
 
 What it measures
 ----------------
-The in-process AT stand-in (`ussd_app.sms.standin.AtStandIn`, 127.0.0.1) plays the SMS gateway;
+The in-process AT stand-in (`tests.standin.AtStandIn`, 127.0.0.1) plays the SMS gateway;
 the service is pointed at it (`SMS_BACKEND=africastalking`, `AT_BASE_URL=<stand-in>`,
 `AT_API_KEY=bench`, `AT_USERNAME=sandbox`). K real RQ workers (`python worker.py`, default 2,
 the Procfile's `worker:`) run on PostgreSQL database `bench` and Redis db 12 (flushed first).
 
-real path   M reports (default 200) are filed by calling `ussd_app.services.reports.submit_report`
+real path   M reports (default 200) are filed by calling `ussd_app.reports.intake.submit_report`
             on a container bootstrapped in this process, from `--submitters` threads: exactly what
             the webhook's last hop does (report + alert rows in one transaction, enqueue after
             commit). Routing gives each report one alert per recipient (2-4 with the example
@@ -74,8 +74,8 @@ from rq import Queue, Worker
 from rq.job import Job, JobStatus
 
 if TYPE_CHECKING:
+    from tests.standin import AtStandIn
     from ussd_app.bootstrap import Container
-    from ussd_app.sms.standin import AtStandIn
 
 # Answer sets for submit_report, as the USSD flow would produce them: a mix of places (border
 # posts and districts route to different partners) and priorities.
@@ -141,8 +141,8 @@ def run_real(
     """File `reports` reports and wait for every alert they staged to reach the stand-in."""
     from sqlalchemy import select
 
-    from ussd_app.models.messaging import OutboundSms
-    from ussd_app.services.reports import submit_report
+    from ussd_app.messaging.models import OutboundSms
+    from ussd_app.reports.intake import submit_report
 
     services = container.services
     original_enqueue = services.enqueue_sms
@@ -357,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     import shutil
 
-    from ussd_app.sms.standin import AtStandIn
+    from tests.standin import AtStandIn
 
     log_dir = Path(tempfile.mkdtemp(prefix="bench_alerts_"))
     instance_dir = Path(args.instance_dir)

@@ -16,9 +16,9 @@ import redis
 from sqlalchemy import Engine, text
 
 from ussd_app.config import Settings
+from ussd_app.container import Services
 from ussd_app.crypto import Cipher
 from ussd_app.db import make_engine, make_session_factory
-from ussd_app.services.container import Services
 
 TEST_DATA_KEY = "x4Cj1wYBEgLCXvLZ0bKc4XoA8v0m8kq9bqJ2kXo1Jm4="
 TEST_PHONE_HASH_KEY = "test-phone-hash-key"

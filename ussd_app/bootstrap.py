@@ -14,16 +14,16 @@ import redis
 from sqlalchemy import Engine
 
 import handlers
-from ussd_app.alerts.queues import Dispatcher
 from ussd_app.config import Settings
+from ussd_app.container import Services
 from ussd_app.crypto import Cipher
 from ussd_app.db import make_engine, make_session_factory
 from ussd_app.menu.loader import load_menu
 from ussd_app.menu.model import Menu
-from ussd_app.services.container import Services
-from ussd_app.services.hops import HopService
-from ussd_app.sessions import SessionStore
-from ussd_app.sms.base import SmsSender, make_sms_sender
+from ussd_app.messaging.backends.base import SmsSender, make_sms_sender
+from ussd_app.messaging.queues import Dispatcher
+from ussd_app.ussd.hops import HopService
+from ussd_app.ussd.session_store import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
         store=store,
         embedded_redis=embedded,
     )
-    from ussd_app.alerts.wiring import wire
+    from ussd_app.cases.alerts import wire
 
     wire(container)
     return container

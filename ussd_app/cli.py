@@ -15,9 +15,9 @@ from ussd_app.logging_setup import configure_logging
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from ussd_app.alerts.embedded_worker import EmbeddedWorker
     from ussd_app.bootstrap import Container
-    from ussd_app.services.container import Services
+    from ussd_app.container import Services
+    from ussd_app.runtime.embedded_worker import EmbeddedWorker
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ def _example_partners_for_demo(container: Container) -> None:
     a report made in the simulator shows its alerts. Never with a real SMS backend."""
     from sqlalchemy import func, select
 
-    from ussd_app.alerts.directory import import_partners
-    from ussd_app.models.partners import Partner
+    from ussd_app.partners.directory import import_partners
+    from ussd_app.partners.models import Partner
 
     settings = container.settings
     example = Path(settings.menus_path).with_name("partners.example.yaml")
@@ -97,7 +97,7 @@ def _example_partners_for_demo(container: Container) -> None:
 
 def _start_embedded_worker(container: Container) -> EmbeddedWorker | None:
     """Start the in-process alert worker unless EMBEDDED_WORKER=no."""
-    from ussd_app.alerts.embedded_worker import start_embedded_worker
+    from ussd_app.runtime.embedded_worker import start_embedded_worker
 
     return start_embedded_worker(container)
 
@@ -128,7 +128,7 @@ def simulate(
     budget: int,
 ) -> None:
     """A terminal phone: dial the service and answer screens like the gateway's simulator."""
-    from ussd_app.simulator import SimulatedSession, run_interactive
+    from ussd_app.ussd.simulator import SimulatedSession, run_interactive
 
     hop_url = url + (("&" if "?" in url else "?") + f"token={token}" if token else "")
     events_url = None
@@ -209,7 +209,7 @@ def partners() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def partners_check(path: str) -> None:
     """Validate a partners file (YAML or CSV) without importing it."""
-    from ussd_app.alerts.directory import PartnersFileError, read_partners_file
+    from ussd_app.partners.directory import PartnersFileError, read_partners_file
 
     try:
         specs = read_partners_file(path)
@@ -225,7 +225,7 @@ def partners_check(path: str) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def partners_import(path: str) -> None:
     """Make the directory match FILE (all or nothing); exit 1 naming each bad entry."""
-    from ussd_app.alerts.directory import PartnersFileError, import_partners
+    from ussd_app.partners.directory import PartnersFileError, import_partners
 
     services, engine = _services_only(_settings())
     try:
@@ -251,8 +251,8 @@ def alerts_sweep(every: int) -> None:
     """Re-enqueue stuck messages, escalate late cases, file abandoned urgent reports."""
     import time
 
-    from ussd_app.alerts.maintenance import run_maintenance
     from ussd_app.bootstrap import bootstrap
+    from ussd_app.runtime.maintenance import run_maintenance
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -276,7 +276,7 @@ def alerts_status() -> None:
     """Count outbox messages by purpose and state."""
     from sqlalchemy import func, select
 
-    from ussd_app.models.messaging import OutboundSms
+    from ussd_app.messaging.models import OutboundSms
 
     services, engine = _services_only(_settings())
     try:
@@ -298,7 +298,7 @@ def alerts_status() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker (same as `python worker.py`)."""
-    from ussd_app.alerts.worker_main import run_worker
+    from ussd_app.runtime.worker_main import run_worker
 
     run_worker(_settings(), burst=burst)
 
@@ -309,7 +309,7 @@ def worker(burst: bool) -> None:
 @click.pass_context
 def at_standin(ctx: click.Context) -> None:
     """A local stand-in for the Africa's Talking SMS API (demos; see --help of the tool)."""
-    from ussd_app.sms.standin import main as standin_main
+    from tests.standin import main as standin_main
 
     sys.exit(standin_main(list(ctx.args)))
 

@@ -15,11 +15,12 @@ from flask import Flask, request
 from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from ussd_app import simulator
 from ussd_app.bootstrap import Container
 from ussd_app.cli import main as cli
-from ussd_app.models import TraffickingReport, UssdSessionEvent
-from ussd_app.simulator import SimulatedSession, run_interactive
+from ussd_app.reports.models import TraffickingReport
+from ussd_app.ussd import simulator
+from ussd_app.ussd.models import UssdSessionEvent
+from ussd_app.ussd.simulator import SimulatedSession, run_interactive
 
 REAL_MENUS = Path(__file__).resolve().parents[2] / "menus.yaml"
 PHONE = "+26658200001"
@@ -204,7 +205,7 @@ class TestAbandonedUrgentReports:
             ]
 
     def sweep_long_after(self, container: Container) -> None:
-        from ussd_app.services import abandoned
+        from ussd_app.ussd import abandoned
 
         later = time.time() + 10 * abandoned.ABANDONED_AFTER_S
         abandoned.sweep_idle(container.services, container.store, now=later)

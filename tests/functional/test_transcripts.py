@@ -57,8 +57,8 @@ def _run_steps(phone: Phone, steps: list[dict[str, Any]], where: str, container:
 
 def _stored_value(container: Container, what: str, where: str) -> str:
     """`report_ref` / `registration_ref`: the reference of the newest stored row."""
-    from ussd_app.models.registrations import Registration
-    from ussd_app.models.reports import TraffickingReport
+    from ussd_app.reports.models import TraffickingReport
+    from ussd_app.returnees.models import Registration
 
     models: dict[str, Any] = {"report_ref": TraffickingReport, "registration_ref": Registration}
     assert what in models, f"{where}: send_stored must be one of {sorted(models)}, not {what!r}"
@@ -71,8 +71,9 @@ def _stored_value(container: Container, what: str, where: str) -> str:
 
 def _check_counts(session: Any, stored: dict[str, Any], where: str) -> None:
     """`report_count`, `registration_count`, and `consents` (every consent record, in order)."""
-    from ussd_app.models.registrations import ConsentRecord, Registration
-    from ussd_app.models.reports import TraffickingReport
+    from ussd_app.consent import ConsentRecord
+    from ussd_app.reports.models import TraffickingReport
+    from ussd_app.returnees.models import Registration
 
     for key, model in (("report_count", TraffickingReport), ("registration_count", Registration)):
         if key in stored:
@@ -88,9 +89,9 @@ def _check_counts(session: Any, stored: dict[str, Any], where: str) -> None:
 
 
 def _check_stored(container: Container, number: str, stored: dict[str, Any], where: str) -> None:
-    from ussd_app.models.people import PhonePreference
-    from ussd_app.models.registrations import Registration
-    from ussd_app.models.reports import ReporterContact, TraffickingReport
+    from ussd_app.reports.models import ReporterContact, TraffickingReport
+    from ussd_app.returnees.models import Registration
+    from ussd_app.ussd.models import PhonePreference
 
     services = container.services
     phone_hash = services.hash_phone(number)

@@ -14,7 +14,7 @@ from tests.doubles import DeadRedis
 from tests.functional.conftest import Phone
 from ussd_app import create_app
 from ussd_app.bootstrap import Container
-from ussd_app.models.reports import TraffickingReport
+from ussd_app.reports.models import TraffickingReport
 
 FORM = {
     "sessionId": "ATUid_0f3c9a1e2b7d4c5a8e6f1a2b3c4d5e6f",
@@ -233,7 +233,7 @@ class TestSessionEvents:
     }
 
     def test_notification_is_stored_once(self, client: FlaskClient, container: Container) -> None:
-        from ussd_app.models.sessions import UssdSessionEvent
+        from ussd_app.ussd.models import UssdSessionEvent
 
         assert client.post("/ussd/events", data=self.NOTE).status_code == 200
         assert client.post("/ussd/events", data=self.NOTE).status_code == 200

@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 
 from ussd_app import gsm7
 from ussd_app.bootstrap import Container
-from ussd_app.models import ConsentRecord, Registration, TraffickingReport
+from ussd_app.consent import ConsentRecord
+from ussd_app.reports.models import TraffickingReport
+from ussd_app.returnees.models import Registration
 
 PROPERTY_SETTINGS = settings(
     max_examples=60,

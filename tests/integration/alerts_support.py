@@ -12,14 +12,14 @@ from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 from sqlalchemy import select
 
-from ussd_app.alerts.directory import load_directory
-from ussd_app.alerts.queues import QUEUE_NAMES
-from ussd_app.alerts.routing import Recipient, facts_from_report, route_report
 from ussd_app.bootstrap import Container
 from ussd_app.db import utcnow
-from ussd_app.models.messaging import OutboundSms
-from ussd_app.models.reports import TraffickingReport
-from ussd_app.services.reports import submit_report
+from ussd_app.messaging.models import OutboundSms
+from ussd_app.messaging.queues import QUEUE_NAMES
+from ussd_app.partners.directory import load_directory
+from ussd_app.partners.routing import Recipient, facts_from_report, route_report
+from ussd_app.reports.intake import submit_report
+from ussd_app.reports.models import TraffickingReport
 
 PARTNERS_FILE = Path(__file__).resolve().parents[2] / "partners.example.yaml"
 REPORTER = "+26658111222"

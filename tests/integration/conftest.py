@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from tests.integration.alerts_support import PARTNERS_FILE
-from ussd_app.alerts import jobs
-from ussd_app.alerts.directory import import_partners
+from tests.standin import AtStandIn
 from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.config import Settings
-from ussd_app.sms.standin import AtStandIn
+from ussd_app.messaging import jobs
+from ussd_app.partners.directory import import_partners
 
 
 @pytest.fixture

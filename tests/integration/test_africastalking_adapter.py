@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import requests
 
-from ussd_app.sms.africastalking import AfricasTalkingSmsSender
-from ussd_app.sms.base import AccountSmsError, Outcome, SmsError, TransientSmsError
-from ussd_app.sms.standin import AtStandIn
+from tests.standin import AtStandIn
+from ussd_app.messaging.backends.africastalking import AfricasTalkingSmsSender
+from ussd_app.messaging.backends.base import AccountSmsError, Outcome, SmsError, TransientSmsError
 
 API_KEY = "test-key"
 A, B, C = "+26659990001", "+26659990002", "+26659990003"

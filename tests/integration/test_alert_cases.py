@@ -16,13 +16,13 @@ from tests.integration.alerts_support import (
     outbox_rows,
     report_row,
 )
+from tests.standin import AtStandIn
 from ussd_app import create_app
-from ussd_app.alerts.maintenance import run_maintenance
 from ussd_app.bootstrap import Container
-from ussd_app.models.cases import CaseEvent
-from ussd_app.models.messaging import SmsPurpose
-from ussd_app.models.reports import TraffickingReport
-from ussd_app.sms.standin import AtStandIn
+from ussd_app.cases.models import CaseEvent
+from ussd_app.messaging.models import SmsPurpose
+from ussd_app.reports.models import TraffickingReport
+from ussd_app.runtime.maintenance import run_maintenance
 
 DESK = "+26659990001"
 BDS = "+26659990071"
@@ -322,7 +322,7 @@ class TestAbandonedUrgentReports:
 
 class TestConfirmations:
     def _register(self, container: Container, sms_opt_in: str) -> Any:
-        from ussd_app.services.registrations import register_returnee
+        from ussd_app.returnees.registrations import register_returnee
 
         return register_returnee(
             container.services,
@@ -367,7 +367,7 @@ class TestConfirmations:
 
 class TestRetention:
     def _contact(self, container: Container) -> Any:
-        from ussd_app.models.reports import ReporterContact
+        from ussd_app.reports.models import ReporterContact
 
         with container.services.uow() as uow:
             row = uow.session.scalar(select(ReporterContact))

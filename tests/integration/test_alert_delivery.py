@@ -26,12 +26,12 @@ from tests.integration.alerts_support import (
     outbox_rows,
     report_row,
 )
-from ussd_app.alerts.maintenance import run_maintenance
-from ussd_app.alerts.queues import Dispatcher
+from tests.standin import AtStandIn
 from ussd_app.bootstrap import Container
-from ussd_app.models.messaging import SmsStatus
-from ussd_app.services import outbox
-from ussd_app.sms.standin import AtStandIn
+from ussd_app.messaging import outbox
+from ussd_app.messaging.models import SmsStatus
+from ussd_app.messaging.queues import Dispatcher
+from ussd_app.runtime.maintenance import run_maintenance
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -305,7 +305,7 @@ class TestDeliveryReports:
 def test_rows_never_carry_a_readable_reporter_number(alert_container: Container) -> None:
     file_report(alert_container)
     with alert_container.services.uow() as uow:
-        from ussd_app.models.messaging import OutboundSms
+        from ussd_app.messaging.models import OutboundSms
 
         for row in uow.session.scalars(select(OutboundSms)):
             assert REPORTER not in row.to_enc and REPORTER not in row.body

@@ -13,15 +13,15 @@ import yaml
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ussd_app.alerts.directory import (
+from ussd_app.db import Base, UnitOfWork, make_session_factory
+from ussd_app.partners.directory import (
     PartnersFileError,
     import_partners,
     load_directory,
     read_partners_file,
 )
-from ussd_app.alerts.routing import ReportFacts, route_report
-from ussd_app.db import Base, UnitOfWork, make_session_factory
-from ussd_app.models.partners import Partner, PartnerContact
+from ussd_app.partners.models import Partner, PartnerContact
+from ussd_app.partners.routing import ReportFacts, route_report
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "partners.example.yaml"
 

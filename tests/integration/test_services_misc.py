@@ -7,21 +7,18 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
+from ussd_app.cases.lookups import check_reference, find_reference, status_label
+from ussd_app.consent import ConsentRecord
+from ussd_app.container import Services
 from ussd_app.db import Base
-from ussd_app.models import (
-    ConsentRecord,
-    PhonePreference,
-    Registration,
-    TraffickingReport,
-    UssdSessionEvent,
-)
-from ussd_app.services.account import delete_registration
-from ussd_app.services.container import Services
-from ussd_app.services.lookups import check_reference, find_reference, status_label
-from ussd_app.services.preferences import get_language, set_language
-from ussd_app.services.registrations import register_returnee
-from ussd_app.services.reports import submit_report
-from ussd_app.services.session_events import InvalidSessionEvent, record_session_end
+from ussd_app.reports.intake import submit_report
+from ussd_app.reports.models import TraffickingReport
+from ussd_app.returnees.account import delete_registration
+from ussd_app.returnees.models import Registration
+from ussd_app.returnees.registrations import register_returnee
+from ussd_app.ussd.models import PhonePreference, UssdSessionEvent
+from ussd_app.ussd.preferences import get_language, set_language
+from ussd_app.ussd.session_events import InvalidSessionEvent, record_session_end
 
 PHONE = "+26658123456"
 OTHER_PHONE = "+26662123456"

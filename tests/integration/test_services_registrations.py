@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from ussd_app.consent import ConsentRecord
+from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
-from ussd_app.models import ConsentRecord, Registration
-from ussd_app.services import registrations as reg_service
-from ussd_app.services.container import Services
-from ussd_app.services.registrations import (
+from ussd_app.returnees import registrations as reg_service
+from ussd_app.returnees.models import Registration
+from ussd_app.returnees.registrations import (
     REGISTRATION_CONSENT_VERSION,
     ConsentRequired,
     InvalidAnswers,

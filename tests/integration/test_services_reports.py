@@ -9,16 +9,17 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import func, select
 
+from ussd_app.consent import ConsentRecord
+from ussd_app.container import Services
 from ussd_app.db import Base, UnitOfWork
-from ussd_app.models import ConsentRecord, ReporterContact, TraffickingReport
-from ussd_app.refs import new_report_ref
-from ussd_app.services import reports as report_service
-from ussd_app.services.container import Services
-from ussd_app.services.reports import (
+from ussd_app.references import new_report_ref
+from ussd_app.reports import intake as report_service
+from ussd_app.reports.intake import (
     CONTACT_RETENTION_WITHOUT_CALLBACK,
     REPORT_CONSENT_VERSION,
     submit_report,
 )
+from ussd_app.reports.models import ReporterContact, TraffickingReport
 
 PHONE = "+26658123456"
 M = TypeVar("M", bound=Base)

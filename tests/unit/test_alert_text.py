@@ -7,16 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ussd_app.alerts.routing import ReportFacts, facts_from_report
-from ussd_app.alerts.text import (
+from ussd_app.cases.texts import (
     SMS_LIMIT,
     alert_text,
     escalation_text,
     reporter_confirmation_text,
     returnee_confirmation_text,
 )
-from ussd_app.gsm7 import is_gsm7, septets
-from ussd_app.reference import (
+from ussd_app.codes import (
     BORDER_POSTS,
     CHILD_INVOLVED,
     DISTRICTS,
@@ -25,6 +23,8 @@ from ussd_app.reference import (
     RED_FLAGS,
     WHEN_SEEN,
 )
+from ussd_app.gsm7 import is_gsm7, septets
+from ussd_app.partners.routing import ReportFacts, facts_from_report
 
 refs = st.one_of(
     st.from_regex(r"[TR]-[0-9]{4,8}", fullmatch=True),

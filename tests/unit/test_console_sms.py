@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ussd_app.config import Settings
-from ussd_app.sms.base import Outcome, make_sms_sender
-from ussd_app.sms.console import ConsoleSmsSender
+from ussd_app.messaging.backends.base import Outcome, make_sms_sender
+from ussd_app.messaging.backends.console import ConsoleSmsSender
 
 
 def test_prints_masked_numbers_and_accepts_every_recipient(tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 import handlers
 from handlers import HandlerContext
-from ussd_app.models import Registration, TraffickingReport
-from ussd_app.services.container import Services
-from ussd_app.services.lookups import STATUS_WORDS, CoarseStatus
+from ussd_app.cases.lookups import STATUS_WORDS, CoarseStatus
+from ussd_app.container import Services
+from ussd_app.reports.models import TraffickingReport
+from ussd_app.returnees.models import Registration
 
 PHONE = "+26658123456"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ussd_app.services.hops import new_input
+from ussd_app.ussd.hops import new_input
 
 
 def test_first_answer() -> None:

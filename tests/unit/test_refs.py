@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from ussd_app import refs
+from ussd_app import references as refs
 
 
 def test_report_ref_is_t_and_four_digits() -> None:

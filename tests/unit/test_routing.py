@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from ussd_app.alerts.directory import (
+from ussd_app.partners.directory import (
     ContactInfo,
     DirectorySnapshot,
     PartnerInfo,
     directory_from_specs,
     read_partners_file,
 )
-from ussd_app.alerts.routing import (
+from ussd_app.partners.routing import (
     Recipient,
     ReportFacts,
     escalation_targets,

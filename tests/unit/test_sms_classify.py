@@ -7,8 +7,8 @@ import json
 import pytest
 
 from ussd_app.config import Settings
-from ussd_app.sms.africastalking import AfricasTalkingSmsSender
-from ussd_app.sms.base import (
+from ussd_app.messaging.backends.africastalking import AfricasTalkingSmsSender
+from ussd_app.messaging.backends.base import (
     AccountSmsError,
     Outcome,
     SmsError,
@@ -17,7 +17,7 @@ from ussd_app.sms.base import (
     make_sms_sender,
     parse_send_response,
 )
-from ussd_app.sms.console import ConsoleSmsSender
+from ussd_app.messaging.backends.console import ConsoleSmsSender
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ussd_app import reference
-from ussd_app.triage import compute_priority
+from ussd_app import codes as reference
+from ussd_app.reports.triage import compute_priority
 
 PLACES = (*reference.BORDER_POSTS, *reference.DISTRICTS, reference.PLACE_OTHER)
 

@@ -11,15 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from ussd_app.menu import render
-from ussd_app.menu.model import (
-    BACK,
-    HOME,
-    MORE,
-    PENDING_NEXT,
-    RESUME_SCREEN,
-    Menu,
-    Screen,
-)
+from ussd_app.menu.model import BACK, HOME, MORE, PENDING_NEXT, RESUME_SCREEN, Menu, Screen
 from ussd_app.menu.types import (
     Effect,
     FlowEnded,

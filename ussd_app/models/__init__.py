@@ -1,15 +1,19 @@
-"""All models, imported here so `Base.metadata` is complete for Alembic and `create_all`."""
+"""The registry of every model, imported so `Base.metadata` is complete for Alembic and tests.
+
+Models live in their feature packages; nothing but migrations, the schema tools and tests should
+import this module (it depends on every feature).
+"""
 
 from __future__ import annotations
 
+from ussd_app.cases.models import CaseEvent
+from ussd_app.consent import ConsentRecord
 from ussd_app.db import Base
-from ussd_app.models.cases import CaseEvent
-from ussd_app.models.messaging import DeliveryReport, InboundSms, OutboundSms, SmsOptOut
-from ussd_app.models.partners import Partner, PartnerContact
-from ussd_app.models.people import PhonePreference
-from ussd_app.models.registrations import ConsentRecord, Registration
-from ussd_app.models.reports import ReporterContact, TraffickingReport
-from ussd_app.models.sessions import UssdSessionEvent
+from ussd_app.messaging.models import DeliveryReport, InboundSms, OutboundSms, SmsOptOut
+from ussd_app.partners.models import Partner, PartnerContact
+from ussd_app.reports.models import ReporterContact, TraffickingReport
+from ussd_app.returnees.models import Registration
+from ussd_app.ussd.models import PhonePreference, UssdSessionEvent
 
 __all__ = [
     "Base",

@@ -30,7 +30,9 @@ def build_app(settings: Settings | None = None, container: Container | None = No
     )
     app.extensions["ussd"] = container
 
-    from ussd_app.web import health, sms, ussd
+    from ussd_app.inbound import views as sms
+    from ussd_app.ussd import views as ussd
+    from ussd_app.web import health
 
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import func, select, text
 
-from ussd_app.models.messaging import OutboundSms, SmsStatus
+from ussd_app.messaging.models import OutboundSms, SmsStatus
 
 bp = Blueprint("health", __name__)
 

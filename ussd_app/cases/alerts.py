@@ -1,0 +1,128 @@
+"""Connects the service layer's hooks to the alert path: routing, texts, outbox and queue.
+
+`wire(container)` is called by bootstrap, so the web process and the worker stage and send
+alerts the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from ussd_app.cases.texts import alert_text, returnee_confirmation_text
+from ussd_app.container import Services
+from ussd_app.db import UnitOfWork
+from ussd_app.messaging import outbox
+from ussd_app.messaging.models import OutboundSms, SmsOptOut, SmsPurpose
+from ussd_app.partners.directory import load_directory
+from ussd_app.partners.routing import Detail, facts_from_report, next_contact, route_report
+from ussd_app.reports.models import TraffickingReport
+
+if TYPE_CHECKING:
+    from ussd_app.bootstrap import Container
+
+log = logging.getLogger(__name__)
+
+
+def wire(container: Container) -> None:
+    services = container.services
+    services.enqueue_sms = container.dispatcher.enqueue
+    services.stage_alerts = lambda uow, report: _stage(services, uow, report)
+    services.on_registration = lambda uow, reg, phone: stage_registration_sms(
+        services, uow, reg, phone
+    )
+    services.on_sms_failed = lambda uow, row: reroute_failed(services, uow, row)
+
+
+def _stage(services: Services, uow: UnitOfWork, report: TraffickingReport) -> None:
+    stage_report_alerts(services, uow, report)
+
+
+def stage_report_alerts(services: Services, uow: UnitOfWork, report: TraffickingReport) -> int:
+    """Stage one alert per recipient, in the report's own transaction; returns how many."""
+    directory = load_directory(uow.session)
+    facts = facts_from_report(report)
+    recipients = route_report(facts, directory)
+    if report.incomplete:
+        # An abandoned session's answers are partial: the duty desk judges them first.
+        recipients = [r for r in recipients if r.role == "duty_desk"] or recipients[:1]
+    if not recipients:
+        log.critical("report %s has no recipients: the partners directory is empty", report.ref)
+    for r in recipients:
+        outbox.stage(
+            uow,
+            services,
+            to=r.phone,
+            body=alert_text(facts, r.detail),
+            purpose=SmsPurpose.ALERT,
+            # An incomplete report completed on resume alerts again, with the full answers.
+            key=f"alert:{report.id}:{'part' if report.incomplete else 'full'}:"
+            f"{r.partner_code}:{r.contact_id}",
+            report_id=report.id,
+            partner_code=r.partner_code,
+            contact_id=r.contact_id,
+            detail=r.detail,
+        )
+    return len(recipients)
+
+
+def stage_registration_sms(services: Services, uow: UnitOfWork, reg: Any, phone: str) -> None:
+    """A returnee who opted in gets their reference and next steps; nobody else gets an SMS."""
+    if not reg.sms_opt_in:
+        return
+    if uow.session.scalar(select(SmsOptOut.id).where(SmsOptOut.phone_hash == reg.phone_hash)):
+        return
+    outbox.stage(
+        uow,
+        services,
+        to=phone,
+        body=returnee_confirmation_text(reg.ref, reg.language, needs=reg.needs or ()),
+        purpose=SmsPurpose.CONFIRMATION,
+        # One confirmation per registration version (an update re-confirms).
+        key=f"reg:{reg.ref}:{reg.updated_at.isoformat() if reg.updated_at else 'new'}",
+    )
+
+
+def reroute_failed(services: Services, uow: UnitOfWork, row: OutboundSms) -> None:
+    """A permanently failed alert moves to the partner's next contact (never the same twice)."""
+    if row.purpose not in (SmsPurpose.ALERT.value, SmsPurpose.ESCALATION.value):
+        return
+    if row.partner_code is None or row.contact_id is None or row.report_id is None:
+        return
+    report = uow.session.get(TraffickingReport, row.report_id)
+    if report is None:
+        return
+    directory = load_directory(uow.session)
+    tried_ids = {
+        int(c)
+        for c in uow.session.scalars(
+            select(OutboundSms.contact_id).where(
+                OutboundSms.report_id == row.report_id,
+                OutboundSms.partner_code == row.partner_code,
+            )
+        )
+        if c is not None
+    }
+    contact = next_contact(row.partner_code, row.contact_id, directory, exclude=tried_ids)
+    if contact is None:
+        log.critical(
+            "report %s: no contact of partner %s could be reached", report.ref, row.partner_code
+        )
+        return
+    facts = facts_from_report(report)
+    detail: Detail = "full" if row.detail == "full" else "brief"
+    body = alert_text(facts, detail) if row.purpose == SmsPurpose.ALERT.value else row.body
+    outbox.stage(
+        uow,
+        services,
+        to=contact.phone,
+        body=body,
+        purpose=SmsPurpose(row.purpose),
+        key=f"{row.purpose}:{report.id}:{row.partner_code}:{contact.id}",
+        report_id=report.id,
+        partner_code=row.partner_code,
+        contact_id=contact.id,
+        detail=detail,
+    )

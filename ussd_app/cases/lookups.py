@@ -1,0 +1,93 @@
+""" "Check my reference": a coarse status for a reference, and nothing more.
+
+Anyone who knows (or guesses) a reference may ask, so the answer says only how far the case has
+got - never the priority, place, district or who handles it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import select
+
+from ussd_app.container import Services
+from ussd_app.references import REGISTRATION_PREFIX, REPORT_PREFIX, reference_candidates
+from ussd_app.reports.models import TraffickingReport
+from ussd_app.returnees.models import Registration
+
+CoarseStatus = Literal["received", "passed_to_police", "being_handled", "contacted", "closed"]
+
+# Report statuses -> what the reporter may see (domain-lesotho.md 2.3 "coarse status").
+REPORT_STATUS_VIEW: dict[str, CoarseStatus] = {
+    "received": "received",
+    "sent": "passed_to_police",
+    "acknowledged": "being_handled",
+    "closed": "closed",
+}
+# Registration statuses -> what the returnee may see; a referral is shown as "contacted" because
+# naming the partner it went to is more than a status check should reveal.
+REGISTRATION_STATUS_VIEW: dict[str, CoarseStatus] = {
+    "new": "received",
+    "contacted": "contacted",
+    "referred": "contacted",
+    "closed": "closed",
+}
+
+# The words a caller sees for each coarse status, by language. Short: they fill a `{status}`
+# placeholder on a USSD screen and a slot in an SMS reply.
+STATUS_WORDS: dict[str, dict[CoarseStatus, str]] = {
+    "en": {
+        "received": "Received",
+        "passed_to_police": "Passed to police",
+        "being_handled": "Being handled",
+        "contacted": "Contacted",
+        "closed": "Closed",
+    },
+    # REVIEW(st): draft Sesotho (Lesotho spelling), to be checked by a native speaker.
+    "st": {
+        "received": "E amohetsoe",
+        "passed_to_police": "E fetiselitsoe sepolesa",
+        "being_handled": "E ntse e sebetsoa",
+        "contacted": "Re ikopantse le uena",
+        "closed": "E koetsoe",
+    },
+}
+DEFAULT_LANGUAGE = "en"
+
+
+def status_label(status: CoarseStatus, language: str) -> str:
+    """`status` in the caller's language (English when that language has no words yet)."""
+    words = STATUS_WORDS.get(language, STATUS_WORDS[DEFAULT_LANGUAGE])
+    return words[status]
+
+
+def check_reference(services: Services, ref: str) -> CoarseStatus | None:
+    """The coarse status of the report or registration `ref` names, or None if there is none."""
+    found = find_reference(services, ref)
+    return None if found is None else found[1]
+
+
+def find_reference(services: Services, ref: str) -> tuple[str, CoarseStatus] | None:
+    """(canonical reference, coarse status) for what the caller typed, or None.
+
+    `ref` may be `T-5307`, `t5307` or just the digits (see `refs.reference_candidates`); the
+    first candidate that exists answers.
+    """
+    candidates = reference_candidates(ref)
+    if not candidates:
+        return None
+    with services.uow() as uow:
+        for candidate in candidates:
+            if candidate.startswith(REPORT_PREFIX + "-"):
+                status = uow.session.scalars(
+                    select(TraffickingReport.status).where(TraffickingReport.ref == candidate)
+                ).first()
+                if status is not None:
+                    return candidate, REPORT_STATUS_VIEW.get(status, "received")
+            elif candidate.startswith(REGISTRATION_PREFIX + "-"):
+                status = uow.session.scalars(
+                    select(Registration.status).where(Registration.ref == candidate)
+                ).first()
+                if status is not None:
+                    return candidate, REGISTRATION_STATUS_VIEW.get(status, "received")
+    return None

@@ -1,0 +1,154 @@
+"""SMS texts: alerts to partners, and the neutral confirmations a caller may opt in to.
+
+Every text fits one SMS (160 GSM-7 septets) and is built only from codes: alerts take
+`ReportFacts`, which cannot hold the reporter's number or free text, so no alert can leak them.
+Partner alerts never spell out the case either (officers' phones get shared and lost;
+domain-lesotho.md 2.3-2.4): reference, priority, place, when, red-flag codes, and how to
+acknowledge. Texts to the public (reporters, returnees) use neutral words only, with nothing
+that shows what the service is about to someone else reading the phone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ussd_app.codes import BORDER_POSTS, DISTRICT_SHORT, place_short
+from ussd_app.gsm7 import is_gsm7, septets
+from ussd_app.partners.routing import Detail, ReportFacts
+
+SMS_LIMIT = 160
+ACK_KEYWORD = "ACK"
+LANGUAGES = ("en", "st")
+
+_WHEN_WORDS = {"now": "now", "today": "today", "this_week": "this week", "earlier": "earlier"}
+
+
+def _checked(text: str) -> str:
+    """Refuse a text that would not go out as one GSM-7 SMS (a bug, never user input).
+
+    Raises rather than asserts so the check survives `python -O`.
+    """
+    if not is_gsm7(text):
+        raise ValueError(f"non-GSM-7 character in SMS text: {text!r}")
+    if septets(text) > SMS_LIMIT:
+        raise ValueError(f"SMS text over {SMS_LIMIT} septets: {text!r}")
+    return text
+
+
+def place_label(facts: ReportFacts) -> str:
+    """Short place name: the post or district; the answered district when the place is vague."""
+    if facts.place in BORDER_POSTS or facts.place in DISTRICT_SHORT:
+        return place_short(facts.place)
+    if facts.district:
+        return DISTRICT_SHORT[facts.district]
+    return place_short(facts.place)
+
+
+def ack_instruction(ref: str) -> str:
+    """The reply that acknowledges an alert (parsed by the inbound SMS handler)."""
+    return f"Reply {ACK_KEYWORD} {ref}"
+
+
+def alert_text(facts: ReportFacts, detail: Detail) -> str:
+    """The alert SMS to a partner contact.
+
+    full:  "P1 ALERT T-5307: MaputsoeBr. Seen now. Flags F1,F3,F8. Child: yes. Reply ACK T-5307"
+    brief: "New P2 report T-5307 MaputsoeBr. Details on desk. Reply ACK T-5307"
+    Incomplete reports (the caller dropped before the end) say INCOMPLETE.
+    """
+    ack = ack_instruction(facts.ref)
+    place = place_label(facts)
+    if detail == "full":
+        parts = [f"{facts.priority} ALERT {facts.ref}: {place}."]
+        if facts.incomplete:
+            parts.append("INCOMPLETE.")
+        if facts.when_seen:
+            parts.append(f"Seen {_WHEN_WORDS[facts.when_seen]}.")
+        flags = ",".join(sorted(facts.flags, key=lambda f: int(f[1:]))) or "none"
+        parts.append(f"Flags {flags}.")
+        if facts.child_maybe:
+            parts.append(f"Child: {facts.child_involved}.")
+        parts.append(ack)
+        text = " ".join(parts)
+        if septets(text) <= SMS_LIMIT:
+            return _checked(text)
+    # brief (and the fallback should a full text ever not fit)
+    marker = " INCOMPLETE" if facts.incomplete else ""
+    return _checked(
+        f"New {facts.priority} report {facts.ref} {place}{marker}. Details on desk. {ack}"
+    )
+
+
+def escalation_text(facts: ReportFacts, minutes_unacknowledged: int) -> str:
+    """To a supervisor and the duty desk when an alert was not acknowledged in time."""
+    marker = " INCOMPLETE" if facts.incomplete else ""
+    return _checked(
+        f"ESCALATION {facts.priority} {facts.ref} {place_label(facts)}{marker}: not acknowledged "
+        f"after {minutes_unacknowledged} min. Please act now. {ack_instruction(facts.ref)}"
+    )
+
+
+# -- texts to the public: neutral words only ---------------------------------------------------
+
+
+def _lang(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(f"language {lang!r} is not one of {LANGUAGES}")
+    return lang
+
+
+def reporter_confirmation_text(ref: str, lang: str, service_code: str | None = None) -> str:
+    """Sent only if the caller asked for an SMS: a reference and nothing about the subject."""
+    if _lang(lang) == "st":
+        # REVIEW(st): "Thank you. Your number is T-5307. Keep it safe." Lesotho spelling.
+        text = f"Kea leboha. Nomoro ea hao ke {ref}. E boloke hantle."
+        if service_code:
+            # REVIEW(st): "To check, dial *123#."
+            text += f" Ho sheba, letsetsa {service_code}."
+    else:
+        text = f"Thank you. Your reference is {ref}. Keep it safe."
+        if service_code:
+            text += f" To check, dial {service_code}."
+    return _checked(text)
+
+
+# Returnee needs (reference.NEEDS) in the words of the next-steps text.
+_NEED_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "clinic": "clinic",
+        "livelihood": "work",
+        "skills": "training",
+        "documents": "documents",
+        "other": "other help",
+    },
+    "st": {
+        # REVIEW(st): clinic, work, training, documents, other help.
+        "clinic": "tleliniki",
+        "livelihood": "mosebetsi",
+        "skills": "koetliso",
+        "documents": "litokomane",
+        "other": "thuso e 'ngoe",
+    },
+}
+
+
+def returnee_confirmation_text(
+    ref: str, lang: str, needs: Iterable[str] = (), service_code: str | None = None
+) -> str:
+    """Welcome and next steps after registration: reference, who may call, how to check/delete."""
+    lang = _lang(lang)
+    words = [_NEED_WORDS[lang][n] for n in needs if n in _NEED_WORDS[lang]]
+    if lang == "st":
+        # REVIEW(st): "Welcome home. Your number is R-1. A helper may call you about: ...
+        # To check or delete your details, dial *123#."
+        head = f"Rea u amohela hae. Nomoro ea hao ke {ref}."
+        about = f" Mothusi a ka u letsetsa ka: {', '.join(words)}." if words else ""
+        tail = f" Ho sheba kapa ho hlakola, letsetsa {service_code}." if service_code else ""
+    else:
+        head = f"Welcome home. Your reference is {ref}."
+        about = f" A partner may call you about: {', '.join(words)}." if words else ""
+        tail = f" To check or delete your details, dial {service_code}." if service_code else ""
+    text = head + about + tail
+    if septets(text) > SMS_LIMIT:
+        text = head + tail
+    return _checked(text)

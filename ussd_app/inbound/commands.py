@@ -1,0 +1,401 @@
+"""Inbound SMS commands (`POST /sms/inbound`): ACK, CLOSE, STATUS, REPORT, HELP, STOP, START.
+
+The gateway retries an inbound message every minute for 12 hours until it gets a 200, so each
+message is handled once, keyed on the gateway's id. Keywords are case-insensitive, in English or
+Sesotho. Staff commands (ACK, CLOSE) are accepted only from a partner contact's number; anyone may
+ask STATUS with a reference, which shows the coarse status only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from ussd_app.cases import lookups
+from ussd_app.cases.models import CaseAction, CaseEvent
+from ussd_app.container import Services
+from ussd_app.db import UnitOfWork, utcnow
+from ussd_app.messaging import outbox
+from ussd_app.messaging.models import InboundSms, OutboundSms, SmsOptOut, SmsPurpose
+from ussd_app.partners.models import Partner, PartnerContact
+from ussd_app.phones import InvalidPhoneNumber, mask
+from ussd_app.references import normalise_reference
+from ussd_app.reports import retention
+from ussd_app.reports.models import TraffickingReport
+
+log = logging.getLogger(__name__)
+
+# Keyword -> (command, language of the reply). Sesotho keywords need a native speaker's review.
+KEYWORDS: dict[str, tuple[str, str]] = {
+    "ACK": ("ACK", "en"),
+    "AMOHELA": ("ACK", "st"),  # REVIEW(st): "accept/receive"
+    "CLOSE": ("CLOSE", "en"),
+    "KOALA": ("CLOSE", "st"),  # REVIEW(st): "close"
+    "STATUS": ("STATUS", "en"),
+    "BOEMO": ("STATUS", "st"),  # REVIEW(st): "state/condition"
+    "REPORT": ("REPORT", "en"),
+    "TLALEHA": ("REPORT", "st"),
+    "HELP": ("HELP", "en"),
+    "THUSO": ("HELP", "st"),
+    "STOP": ("STOP", "en"),
+    "EMISA": ("STOP", "st"),  # REVIEW(st): "stop"
+    "START": ("START", "en"),
+    "QALA": ("START", "st"),  # REVIEW(st): "start/begin"
+}
+
+# Replies, kept plain and neutral: a phone may be shared. No reply names trafficking except to
+# partner staff. Sesotho lines need a native speaker's review.
+REPLIES: dict[str, dict[str, str]] = {
+    "help": {
+        "en": "Send STATUS <ref> to check a reference, REPORT <what you saw> to tell us, "
+        "STOP to end info messages.",
+        # REVIEW(st): whole line is a draft translation
+        "st": "Romela BOEMO <ref> ho sheba, TLALEHA <seo u se boneng> ho re bolella, "
+        "EMISA ho emisa melaetsa.",
+    },
+    "unknown": {
+        "en": "Sorry, we did not understand. Send HELP for the list of commands.",
+        "st": "Tshwarelo, ha rea utloisisa. Romela THUSO ho bona litaelo.",  # REVIEW(st)
+    },
+    "not_staff": {
+        "en": "Sorry, this number is not on the partner list. Please call the duty desk.",
+        "st": "Tshwarelo, nomoro ena ha e lenaneng la balekane. Letsetsa ofisi.",  # REVIEW(st)
+    },
+    "no_such_ref": {
+        "en": "No case {ref} was found. Check the reference and try again.",
+        "st": "Ha ho nyeoe {ref}. Sheba nomoro 'me u leke hape.",  # REVIEW(st)
+    },
+    "need_ref": {
+        "en": "Please add the reference, e.g. {cmd} T-1234.",
+        "st": "Ka kopo kenya nomoro, mohlala {cmd} T-1234.",  # REVIEW(st)
+    },
+    "status": {
+        "en": "{ref}: {status}.",
+        "st": "{ref}: {status}.",
+    },
+    "stopped": {
+        "en": "You will get no more information messages. Send START to get them again.",
+        "st": "Ha u sa tla fumana melaetsa. Romela QALA ho e fumana hape.",  # REVIEW(st)
+    },
+    "started": {
+        "en": "Information messages are on again. Send STOP to end them.",
+        "st": "Melaetsa e qalile hape. Romela EMISA ho e emisa.",  # REVIEW(st)
+    },
+    "report_thanks": {
+        "en": "Thank you. Your reference is {ref}. Do not confront anyone. "
+        "In danger? Call {emergency}.",
+        "st": "Kea leboha. Nomoro ea hau ke {ref}. U se ke ua loana le motho. "  # REVIEW(st)
+        "Kotsing? Letsetsa {emergency}.",
+    },
+    "report_empty": {
+        "en": "Please say what you saw after the word REPORT.",
+        "st": "Ka kopo ngola seo u se boneng ka mor'a TLALEHA.",  # REVIEW(st)
+    },
+}
+
+# Staff replies are English (partners' working language) and may name the case type.
+STAFF_REPLIES = {
+    "acked": "You have taken case {ref}. Full details are on the desk.",
+    "already": "Case {ref} was already taken by {partner}.",
+    "taken_notice": "Case {ref} has been taken by {partner}. No action needed from you.",
+    "closed": "Case {ref} is closed. Thank you.",
+    "already_closed": "Case {ref} was already closed.",
+}
+
+_REF = re.compile(r"^[RTrt]-?\d{4,8}$")
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    command: str  # canonical, e.g. ACK; "UNKNOWN" when not recognised
+    lang: str
+    args: str  # the rest of the message, trimmed
+
+
+def parse(text: str) -> ParsedCommand:
+    """Split an SMS into a known command and its arguments (case-insensitive)."""
+    stripped = (text or "").strip()
+    word, _, rest = stripped.partition(" ")
+    found = KEYWORDS.get(word.upper().strip(".,:;!"))
+    if found is None:
+        return ParsedCommand("UNKNOWN", "en", stripped)
+    return ParsedCommand(found[0], found[1], rest.strip())
+
+
+class BadInboundSms(ValueError):
+    """The inbound message lacks what we need."""
+
+
+def handle_inbound(services: Services, form: Mapping[str, str]) -> str:
+    """Handle one inbound SMS exactly once; returns the command (or "duplicate")."""
+    gateway_id = (form.get("id") or "").strip()
+    sender_raw = (form.get("from") or "").strip()
+    if not gateway_id:
+        raise BadInboundSms("missing form field 'id'")
+    if not sender_raw:
+        raise BadInboundSms("missing form field 'from'")
+    try:
+        sender = services.normalise_phone(sender_raw)
+    except InvalidPhoneNumber:
+        raise BadInboundSms("form field 'from' is not a phone number") from None
+    parsed = parse((form.get("text") or "")[:918])
+    filed_ref: str | None = None
+    if parsed.command == "REPORT" and parsed.args:
+        # File first: it is idempotent on the gateway id, so a crash before the dedupe row
+        # below is committed is repaired by the gateway's retry, and no report is ever lost.
+        filed_ref = _file_sms_report(services, sender, parsed, gateway_id)
+    with services.uow() as uow:
+        uow.session.add(
+            InboundSms(
+                gateway_id=gateway_id[:128],
+                from_hash=services.hash_phone(sender),
+                command=parsed.command,
+            )
+        )
+        try:
+            uow.session.flush()
+        except IntegrityError:
+            return "duplicate"
+        if filed_ref is not None:
+            thanks = _text(
+                "report_thanks",
+                parsed.lang,
+                ref=filed_ref,
+                emergency=services.settings.emergency_number,
+            )
+            _reply(uow, services, sender, gateway_id, thanks)
+        else:
+            _HANDLERS.get(parsed.command, _unknown)(uow, services, sender, parsed, gateway_id)
+        uow.commit()
+    log.info("inbound sms %s from %s handled", parsed.command, mask(sender))
+    return parsed.command
+
+
+def _reply(uow: UnitOfWork, services: Services, to: str, gateway_id: str, body: str) -> None:
+    outbox.stage(
+        uow,
+        services,
+        to=to,
+        body=body,
+        purpose=SmsPurpose.REPLY,
+        key=f"reply:{gateway_id}",
+    )
+
+
+def _text(key: str, lang: str, **values: str) -> str:
+    return REPLIES[key][lang].format(**values)
+
+
+def _staff(uow: UnitOfWork, sender: str) -> PartnerContact | None:
+    return uow.session.scalar(
+        select(PartnerContact)
+        .join(Partner)
+        .where(PartnerContact.phone == sender, PartnerContact.active, Partner.active)
+    )
+
+
+def _ref_arg(parsed: ParsedCommand) -> tuple[str | None, str]:
+    first, _, rest = parsed.args.partition(" ")
+    if not first or not _REF.match(first):
+        return None, parsed.args
+    return normalise_reference(first), rest.strip()
+
+
+def _staff_case(
+    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str, cmd: str
+) -> tuple[PartnerContact, TraffickingReport, str] | None:
+    """The partner contact, the case and the rest of the message for a staff command.
+
+    Replies (and returns None) when the sender is not staff, the reference is missing, or no
+    such case exists.
+    """
+    contact = _staff(uow, sender)
+    if contact is None:
+        _reply(uow, services, sender, gid, _text("not_staff", parsed.lang))
+        return None
+    ref, rest = _ref_arg(parsed)
+    if ref is None:
+        _reply(uow, services, sender, gid, _text("need_ref", parsed.lang, cmd=cmd))
+        return None
+    report = uow.session.scalar(select(TraffickingReport).where(TraffickingReport.ref == ref))
+    if report is None:
+        _reply(uow, services, sender, gid, _text("no_such_ref", parsed.lang, ref=ref))
+        return None
+    return contact, report, rest
+
+
+def _ack(uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str) -> None:
+    found = _staff_case(uow, services, sender, parsed, gid, "ACK")
+    if found is None:
+        return None
+    contact, report, _ = found
+    ref = report.ref
+    taken = uow.session.scalar(
+        select(CaseEvent).where(
+            CaseEvent.report_id == report.id, CaseEvent.action == CaseAction.ACKNOWLEDGED.value
+        )
+    )
+    if taken is not None:
+        holder = uow.session.scalar(select(Partner.name).where(Partner.code == taken.partner_code))
+        body = STAFF_REPLIES["already"].format(ref=ref, partner=holder or "another partner")
+        _reply(uow, services, sender, gid, body)
+        return None
+    partner = contact.partner
+    uow.session.add(
+        CaseEvent(
+            report_id=report.id,
+            action=CaseAction.ACKNOWLEDGED.value,
+            partner_code=partner.code,
+            contact_id=contact.id,
+        )
+    )
+    report.acknowledged_at = utcnow()
+    if report.status in ("received", "sent"):
+        report.status = "acknowledged"
+    _reply(uow, services, sender, gid, STAFF_REPLIES["acked"].format(ref=ref))
+    _notify_others(uow, services, report, sender, partner.name)
+    return None
+
+
+def _notify_others(
+    uow: UnitOfWork, services: Services, report: TraffickingReport, acker: str, partner: str
+) -> None:
+    """Tell everyone else alerted for this case who took it, once per number."""
+    acker_hash = services.hash_phone(acker)
+    rows = uow.session.execute(
+        select(OutboundSms.to_hash, OutboundSms.to_enc)
+        .where(
+            OutboundSms.report_id == report.id,
+            OutboundSms.purpose.in_([SmsPurpose.ALERT.value, SmsPurpose.ESCALATION.value]),
+        )
+        .order_by(OutboundSms.id)
+    ).all()
+    seen = {acker_hash}
+    for to_hash, to_enc in rows:
+        if to_hash in seen:
+            continue
+        seen.add(to_hash)
+        outbox.stage(
+            uow,
+            services,
+            to=services.cipher.decrypt(to_enc),
+            body=STAFF_REPLIES["taken_notice"].format(ref=report.ref, partner=partner),
+            purpose=SmsPurpose.NOTICE,
+            key=f"notice:{report.id}:{to_hash[:32]}",
+            report_id=report.id,
+        )
+
+
+def _close(
+    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
+) -> None:
+    found = _staff_case(uow, services, sender, parsed, gid, "CLOSE")
+    if found is None:
+        return None
+    contact, report, note = found
+    ref = report.ref
+    if report.status == "closed":
+        _reply(uow, services, sender, gid, STAFF_REPLIES["already_closed"].format(ref=ref))
+        return None
+    uow.session.add(
+        CaseEvent(
+            report_id=report.id,
+            action=CaseAction.CLOSED.value,
+            partner_code=contact.partner.code,
+            contact_id=contact.id,
+            note_enc=services.cipher.encrypt(note) if note else None,
+        )
+    )
+    now = utcnow()
+    report.status = "closed"
+    report.closed_at = now
+    report.acknowledged_at = report.acknowledged_at or now
+    retention.schedule_purge_on_close(uow, report.id, now)
+    _reply(uow, services, sender, gid, STAFF_REPLIES["closed"].format(ref=ref))
+    return None
+
+
+def _status(
+    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
+) -> None:
+    ref, _ = _ref_arg(parsed)
+    if ref is None:
+        _reply(uow, services, sender, gid, _text("need_ref", parsed.lang, cmd="STATUS"))
+        return None
+    status = lookups.check_reference(services, ref)
+    if status is None:
+        _reply(uow, services, sender, gid, _text("no_such_ref", parsed.lang, ref=ref))
+    else:
+        label = lookups.status_label(status, parsed.lang)
+        _reply(uow, services, sender, gid, _text("status", parsed.lang, ref=ref, status=label))
+    return None
+
+
+def _help(
+    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
+) -> None:
+    _reply(uow, services, sender, gid, _text("help", parsed.lang))
+
+
+def _unknown(
+    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
+) -> None:
+    _reply(uow, services, sender, gid, _text("unknown", parsed.lang))
+
+
+def _stop(
+    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
+) -> None:
+    phone_hash = services.hash_phone(sender)
+    if uow.session.scalar(select(SmsOptOut).where(SmsOptOut.phone_hash == phone_hash)) is None:
+        uow.session.add(SmsOptOut(phone_hash=phone_hash))
+    _reply(uow, services, sender, gid, _text("stopped", parsed.lang))
+
+
+def _start(
+    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
+) -> None:
+    uow.session.execute(
+        delete(SmsOptOut).where(SmsOptOut.phone_hash == services.hash_phone(sender))
+    )
+    _reply(uow, services, sender, gid, _text("started", parsed.lang))
+
+
+def _report(
+    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
+) -> None:
+    """REPORT with no text (a report with text is filed before this runs)."""
+    _reply(uow, services, sender, gid, _text("report_empty", parsed.lang))
+
+
+def _file_sms_report(services: Services, sender: str, parsed: ParsedCommand, gid: str) -> str:
+    """File a report sent by SMS (P2 unless its words are enough to say more); its reference."""
+    from ussd_app.reports.intake import submit_report
+
+    ref, _priority = submit_report(
+        services,
+        phone=sender,
+        language=parsed.lang,
+        answers={},
+        channel="sms",
+        sms_text=parsed.args,
+        idempotency_key=f"sms:{gid}"[:128],
+        default_priority="P2",
+    )
+    return ref
+
+
+_HANDLERS = {
+    "ACK": _ack,
+    "CLOSE": _close,
+    "STATUS": _status,
+    "HELP": _help,
+    "STOP": _stop,
+    "START": _start,
+    "REPORT": _report,
+}

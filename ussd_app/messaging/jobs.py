@@ -1,0 +1,52 @@
+"""RQ job functions. They take ids, build nothing at import, and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from rq import Retry
+
+from ussd_app.messaging import outbox
+
+if TYPE_CHECKING:
+    from ussd_app.bootstrap import Container
+
+log = logging.getLogger(__name__)
+
+_container: Container | None = None
+_lock = threading.Lock()
+
+
+def configure(container: Container) -> None:
+    """Use this container for jobs run in this process (the worker and tests set it)."""
+    global _container
+    _container = container
+
+
+def get_container() -> Container:
+    """The process's container, built from the environment on first use in a worker."""
+    global _container
+    with _lock:
+        if _container is None:
+            from ussd_app.bootstrap import bootstrap
+            from ussd_app.config import Settings
+
+            _container = bootstrap(Settings.from_env(), for_worker=True)
+        return _container
+
+
+def send_outbound_sms(outbound_id: int) -> Retry | str:
+    """Send one outbox row; a transient failure asks RQ to retry with backoff."""
+    container = get_container()
+    result = outbox.deliver(
+        container.services,
+        container.sms_sender,
+        outbound_id,
+        retry_delays=container.dispatcher.retry_delays,
+    )
+    if result is outbox.DeliveryResult.RETRY:
+        delays = list(container.dispatcher.retry_delays)
+        return Retry(max=len(delays), interval=delays)
+    return result.value

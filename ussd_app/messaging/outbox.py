@@ -1,0 +1,255 @@
+"""The SMS outbox: stage messages inside a transaction, deliver one by id, sweep what is stuck.
+
+Staging writes a row in the caller's transaction and asks for an enqueue after commit, so a job
+never runs before its row exists and a crash before commit sends nothing. Delivery claims the row
+with a conditional UPDATE (only one worker can win it), sends, and records the outcome; running
+it twice sends nothing twice once the first outcome is recorded. The sweeper re-enqueues rows left
+pending (Redis was down, a worker died) and frees rows whose worker vanished mid-send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ussd_app.container import Services
+from ussd_app.db import UnitOfWork, utcnow
+from ussd_app.messaging.backends.base import (
+    AccountSmsError,
+    Outcome,
+    RecipientResult,
+    SmsError,
+    SmsSender,
+    TransientSmsError,
+)
+from ussd_app.messaging.models import OutboundSms, SmsPurpose, SmsStatus
+
+log = logging.getLogger(__name__)
+
+# How long after staging the sweeper leaves a pending row to the normal after-commit enqueue.
+ENQUEUE_GRACE = dt.timedelta(seconds=20)
+# A row claimed longer ago than this belongs to a worker that died mid-send.
+CLAIM_LEASE = dt.timedelta(minutes=2)
+# Waiting after an account problem (no balance, bad sender id) before trying again.
+ACCOUNT_BACKOFF = dt.timedelta(minutes=10)
+
+
+class DeliveryResult(enum.StrEnum):
+    SKIPPED = "skipped"  # someone else has it, or it is already done
+    SENT = "sent"
+    FAILED = "failed"  # permanent for this number
+    RETRY = "retry"  # transient; try again with backoff
+    ACCOUNT = "account"  # account problem; administrators alerted, retried later
+
+
+def stage(
+    uow: UnitOfWork,
+    services: Services,
+    *,
+    to: str,
+    body: str,
+    purpose: SmsPurpose,
+    key: str,
+    report_id: int | None = None,
+    partner_code: str | None = None,
+    contact_id: int | None = None,
+    detail: str | None = None,
+) -> OutboundSms | None:
+    """Add a message to the outbox in `uow`'s transaction; None if `key` was staged before."""
+    session = uow.session
+    existing = session.scalar(select(OutboundSms.id).where(OutboundSms.idempotency_key == key))
+    if existing is not None:
+        return None
+    row = OutboundSms(
+        purpose=purpose.value,
+        report_id=report_id,
+        partner_code=partner_code,
+        contact_id=contact_id,
+        detail=detail,
+        to_enc=services.cipher.encrypt(to),
+        to_hash=services.hash_phone(to),
+        body=body,
+        status=SmsStatus.PENDING.value,
+        idempotency_key=key,
+        next_attempt_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    row_id = row.id
+
+    def enqueue() -> None:
+        services.enqueue_sms(row_id, purpose)
+
+    uow.after_commit(enqueue)
+    return row
+
+
+def claim(session: Session, outbound_id: int, now: dt.datetime) -> bool:
+    """Take the row for sending; False if another worker has it or it is no longer pending."""
+    result = session.execute(
+        update(OutboundSms)
+        .where(OutboundSms.id == outbound_id, OutboundSms.status == SmsStatus.PENDING.value)
+        .values(
+            status=SmsStatus.SENDING.value,
+            claimed_at=now,
+            attempts=OutboundSms.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def deliver(
+    services: Services,
+    sender: SmsSender,
+    outbound_id: int,
+    *,
+    retry_delays: Sequence[int] = (10, 30, 120, 600, 1800),
+    now: dt.datetime | None = None,
+) -> DeliveryResult:
+    """Send one outbox row, at most once per known outcome, and record what happened."""
+    now = now or utcnow()
+    with services.uow() as uow:
+        if not claim(uow.session, outbound_id, now):
+            return DeliveryResult.SKIPPED
+        row = uow.session.get(OutboundSms, outbound_id)
+        assert row is not None
+        if _no_longer_needed(uow.session, row):
+            row.status = SmsStatus.CANCELLED.value
+            uow.commit()
+            return DeliveryResult.SKIPPED
+        # Commit the claim before talking to the gateway: a crash mid-send leaves a 'sending'
+        # row the sweeper frees after the lease, never a row two workers both send.
+        uow.commit()
+        to = services.cipher.decrypt(row.to_enc)
+        body, attempts = row.body, row.attempts
+
+    try:
+        results = sender.send(body, [to])
+        result: RecipientResult | None = results[0] if results else None
+        error: SmsError | None = None
+    except SmsError as exc:
+        result, error = None, exc
+    except Exception as exc:  # an SDK surprise is treated as transient, never lost
+        log.exception("unexpected error sending sms id=%s", outbound_id)
+        result, error = None, TransientSmsError(f"unexpected: {type(exc).__name__}")
+
+    with services.uow() as uow:
+        row = uow.session.get(OutboundSms, outbound_id)
+        assert row is not None
+        outcome = _record(uow, services, row, result, error, attempts, retry_delays, now)
+        uow.commit()
+    return outcome
+
+
+def _no_longer_needed(session: Session, row: OutboundSms) -> bool:
+    """An escalation for a case someone has already taken need not go out."""
+    if row.purpose != SmsPurpose.ESCALATION.value or row.report_id is None:
+        return False
+    from ussd_app.reports.models import TraffickingReport
+
+    report = session.get(TraffickingReport, row.report_id)
+    return report is not None and report.acknowledged_at is not None
+
+
+def _mark_report_sent(session: Session, row: OutboundSms) -> None:
+    """The reporter's coarse status becomes "passed on" once an alert has left."""
+    if row.report_id is None or row.purpose != SmsPurpose.ALERT.value:
+        return
+    from ussd_app.reports.models import TraffickingReport
+
+    report = session.get(TraffickingReport, row.report_id)
+    if report is not None and report.status == "received":
+        report.status = "sent"
+
+
+def _record(
+    uow: UnitOfWork,
+    services: Services,
+    row: OutboundSms,
+    result: RecipientResult | None,
+    error: SmsError | None,
+    attempts: int,
+    retry_delays: Sequence[int],
+    now: dt.datetime,
+) -> DeliveryResult:
+    if isinstance(error, AccountSmsError) or (result and result.outcome is Outcome.ACCOUNT):
+        reason = str(error) if error else f"{result.status if result else ''}"
+        row.status = SmsStatus.PENDING.value
+        row.next_attempt_at = now + ACCOUNT_BACKOFF
+        row.last_error = f"account: {reason}"[:255]
+        # Loud on purpose: no alert leaves until an administrator tops up or fixes the sender id.
+        log.critical(
+            "SMS ACCOUNT PROBLEM (%s): alerts are held until it is fixed; sms id=%s",
+            reason,
+            row.id,
+        )
+        return DeliveryResult.ACCOUNT
+    if error is not None or result is None or result.outcome is Outcome.TRANSIENT:
+        reason = str(error) if error else (result.status if result else "no result")
+        delay = retry_delays[min(attempts - 1, len(retry_delays) - 1)] if retry_delays else 60
+        row.status = SmsStatus.PENDING.value
+        row.next_attempt_at = now + dt.timedelta(seconds=delay)
+        row.last_error = f"transient: {reason}"[:255]
+        log.warning("sms id=%s: transient failure, retrying", row.id)
+        return DeliveryResult.RETRY
+    if result.outcome is Outcome.ACCEPTED:
+        row.status = SmsStatus.SENT.value
+        row.message_id = result.message_id
+        row.gateway_status = result.status
+        row.sent_at = now
+        row.last_error = None
+        _mark_report_sent(uow.session, row)
+        from ussd_app.messaging.delivery_reports import apply_stored_reports
+
+        apply_stored_reports(uow, services, row)
+        return DeliveryResult.SENT
+    row.status = SmsStatus.FAILED.value
+    row.gateway_status = result.status
+    row.last_error = f"permanent: {result.status}"[:255]
+    log.warning("sms id=%s: permanent failure %s", row.id, result.status)
+    services.on_sms_failed(uow, row)
+    return DeliveryResult.FAILED
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    freed: int
+    enqueued: int
+
+
+def sweep(services: Services, now: dt.datetime | None = None, limit: int = 500) -> SweepResult:
+    """Free rows whose worker died, and re-enqueue pending rows that are due."""
+    now = now or utcnow()
+    with services.uow() as uow:
+        freed = uow.session.execute(
+            update(OutboundSms)
+            .where(
+                OutboundSms.status == SmsStatus.SENDING.value,
+                OutboundSms.claimed_at < now - CLAIM_LEASE,
+            )
+            .values(status=SmsStatus.PENDING.value, last_error="freed: worker lost mid-send")
+            .execution_options(synchronize_session=False)
+        )
+        due = uow.session.execute(
+            select(OutboundSms.id, OutboundSms.purpose)
+            .where(
+                OutboundSms.status == SmsStatus.PENDING.value,
+                OutboundSms.next_attempt_at <= now,
+                OutboundSms.updated_at <= now - ENQUEUE_GRACE,
+            )
+            .order_by(OutboundSms.id)
+            .limit(limit)
+        ).all()
+        uow.commit()
+    enqueued = 0
+    for row_id, purpose in due:
+        if services.enqueue_sms(row_id, SmsPurpose(purpose), replace=True):
+            enqueued += 1
+    return SweepResult(freed=int(getattr(freed, "rowcount", 0) or 0), enqueued=enqueued)

@@ -1,0 +1,97 @@
+"""RQ queues, job ids and the retry policy, declared once so web, worker and sweeper agree.
+
+Alerts and escalations go on `alerts`, which workers drain before anything else; replies and
+confirmations go on `messages`. A job carries only the outbox row id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import redis
+from rq import Queue
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from ussd_app.messaging.models import SmsPurpose
+
+log = logging.getLogger(__name__)
+
+QUEUE_ALERTS = "alerts"
+QUEUE_MESSAGES = "messages"
+QUEUE_NAMES = (QUEUE_ALERTS, QUEUE_MESSAGES)  # in priority order
+URGENT_PURPOSES = frozenset({SmsPurpose.ALERT, SmsPurpose.ESCALATION, SmsPurpose.ADMIN})
+DEFAULT_RETRY_DELAYS: tuple[int, ...] = (10, 30, 120, 600, 1800)
+JOB_TIMEOUT_S = 60  # the SDK call has its own (connect, read) timeout well inside this
+
+
+def job_id(outbound_id: int) -> str:
+    return f"sms-{outbound_id}"
+
+
+def queue_for(purpose: SmsPurpose | str | None) -> str:
+    if purpose is None:
+        return QUEUE_ALERTS
+    return QUEUE_ALERTS if SmsPurpose(purpose) in URGENT_PURPOSES else QUEUE_MESSAGES
+
+
+class Dispatcher:
+    """Puts outbox rows on the RQ queues. Never raises: a row that is not enqueued is swept."""
+
+    def __init__(
+        self, conn: redis.Redis, retry_delays: Sequence[int] = DEFAULT_RETRY_DELAYS
+    ) -> None:
+        self._conn = conn
+        self.retry_delays = tuple(retry_delays)
+        self._queues = {name: Queue(name, connection=conn) for name in QUEUE_NAMES}
+
+    def queue(self, name: str) -> Queue:
+        return self._queues[name]
+
+    def enqueue(
+        self, outbound_id: int, purpose: SmsPurpose | str | None = None, *, replace: bool = False
+    ) -> bool:
+        """Enqueue the send job for a row; with `replace`, drop a finished job of the same id."""
+        jid = job_id(outbound_id)
+        try:
+            if replace:
+                self._drop_if_done(jid)
+            self._queues[queue_for(purpose)].enqueue(
+                "ussd_app.messaging.jobs.send_outbound_sms",
+                outbound_id,
+                job_id=jid,
+                unique=True,
+                job_timeout=JOB_TIMEOUT_S,
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+            )
+            return True
+        except DuplicateJobError:
+            return False  # already queued or running
+        except redis.exceptions.RedisError as exc:
+            log.warning(
+                "could not enqueue sms id=%s (%s); the sweeper will retry", outbound_id, exc
+            )
+            return False
+
+    def _drop_if_done(self, jid: str) -> None:
+        """Drop a job that blocks a unique re-enqueue of a row the sweeper found pending.
+
+        The outbox row is the truth. A finished or failed job is done with; a "started" one
+        belongs to a worker that died (a live worker would hold the row as 'sending', and the
+        sweeper only frees claims older than the job timeout). Dropping is safe either way:
+        only one job can win the row's atomic claim.
+        """
+        try:
+            job = Job.fetch(jid, connection=self._conn)
+        except NoSuchJobError:
+            return
+        if job.get_status(refresh=False) in (
+            JobStatus.FINISHED,
+            JobStatus.FAILED,
+            JobStatus.STARTED,
+            JobStatus.STOPPED,
+            JobStatus.CANCELED,
+        ):
+            job.delete()

@@ -1,0 +1,289 @@
+"""Trafficking reports: store the report, its reporter's contact apart, and its alerts, at once.
+
+The report, the encrypted contact, the consent record and the alert rows staged by
+`services.stage_alerts` commit in ONE transaction before the caller sees a reference (DESIGN
+decision 7): if any part fails, nothing is stored and the caller is not told it was received.
+A report is never refused for an odd answer: an unknown code is stored as "not answered" and
+logged (by key, never by value), because losing a tip costs more than a gap in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from ussd_app import codes as reference
+from ussd_app.columns import SMS_TEXT_MAX_CHARS, VEHICLE_MAX_CHARS
+from ussd_app.consent import ConsentRecord
+from ussd_app.container import Services
+from ussd_app.db import UnitOfWork, utcnow
+from ussd_app.phones import InvalidPhoneNumber, mask
+from ussd_app.references import new_report_ref, report_ref_digits
+from ussd_app.reports.models import (
+    IDEMPOTENCY_KEY_LEN,
+    PRIORITIES,
+    ReporterContact,
+    TraffickingReport,
+)
+from ussd_app.reports.triage import Priority, compute_priority
+from ussd_app.returnees.registrations import (
+    UniqueConflict,
+    check_channel,
+    check_language,
+    clean_text,
+    flush_or_conflict,
+)
+
+log = logging.getLogger(__name__)
+
+# Version of the report screens' call-back wording ("Your number is hidden from police unless
+# you agree"); bump with menus.yaml.
+REPORT_CONSENT_VERSION = "rep-2026-11"
+# Without call-back consent the number is kept only for abuse control, briefly
+# (domain-lesotho.md 6.2); with consent the purge date is set when the case closes.
+CONTACT_RETENTION_WITHOUT_CALLBACK = dt.timedelta(days=7)
+MAX_ATTEMPTS = 12  # 4-digit refs x3, then 5, 6 and 7 digits x3 (refs.report_ref_digits)
+
+
+def _code(answers: Mapping[str, Any], key: str, allowed: Sequence[str]) -> str | None:
+    """A single-choice answer, or None when missing or not one of the codes."""
+    value = answers.get(key)
+    if value is None:
+        return None
+    if value not in allowed:
+        log.warning("report answer %r is not a known code; stored as not answered", key)
+        return None
+    return str(value)
+
+
+def _flags(answers: Mapping[str, Any]) -> list[str]:
+    """Red-flag codes, known ones only, each once, in F1..F9 order."""
+    value = answers.get("flags") or []
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        log.warning("report answer 'flags' is not a list; stored as none")
+        return []
+    if any(v not in reference.RED_FLAGS for v in value):
+        log.warning("report answer 'flags' holds an unknown code; it was dropped")
+    return [code for code in reference.RED_FLAGS if code in value]
+
+
+def _places() -> tuple[str, ...]:
+    return (*reference.BORDER_POSTS, *reference.DISTRICTS, reference.PLACE_OTHER)
+
+
+def _reporter_phone(services: Services, phone: str) -> str:
+    """The caller's number as E.164, or as given if it does not parse (a report is never lost)."""
+    try:
+        return services.normalise_phone(phone)
+    except InvalidPhoneNumber:
+        raw = (phone or "").strip()
+        if not raw:
+            raise ValueError("a report needs the caller's number") from None
+        log.warning("reporter number %s does not parse; stored as given", mask(raw))
+        return raw[:20]
+
+
+def submit_report(
+    services: Services,
+    *,
+    phone: str,
+    language: str,
+    answers: Mapping[str, Any],
+    channel: str = "ussd",
+    incomplete: bool = False,
+    sms_text: str | None = None,
+    idempotency_key: str | None = None,
+    default_priority: Priority | None = None,
+) -> tuple[str, Priority]:
+    """Store a report from `answers` and stage its alerts; return (reference, priority).
+
+    `idempotency_key` (for USSD, the session id) makes a replayed final hop harmless: the
+    report already stored under that key is returned and nothing new is written. `incomplete`
+    marks a report saved from an abandoned session. `default_priority` is a floor: the report
+    gets the more urgent of it and the computed priority (an SMS report's words are not coded
+    answers, so a person should read it within a day however little was coded). The number goes
+    only to `reporter_contacts`, encrypted; the report row has none.
+    """
+    check_language(language)
+    check_channel(channel)
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_LEN:
+        raise ValueError(f"idempotency_key must be 1..{IDEMPOTENCY_KEY_LEN} characters")
+    danger_now = _code(answers, "danger_now", reference.YES_NO)
+    child_involved = _code(answers, "child_involved", reference.CHILD_INVOLVED)
+    flags = _flags(answers)
+    place = _code(answers, "place", _places())
+    when_seen = _code(answers, "when_seen", reference.WHEN_SEEN)
+    persons_count = _code(answers, "persons_count", reference.PERSONS_COUNT)
+    callback_answer = _code(answers, "callback_consent", reference.YES_NO)
+    callback_consent = callback_answer == "yes"
+    vehicle = clean_text(answers.get("vehicle"), VEHICLE_MAX_CHARS)
+    text = (sms_text or "").strip()[:SMS_TEXT_MAX_CHARS] or None
+    priority = compute_priority(
+        danger_now, child_involved, flags, when_seen, place, vehicle_given=vehicle is not None
+    )
+    if default_priority is not None:
+        if default_priority not in PRIORITIES:
+            raise ValueError(f"default_priority must be one of {', '.join(PRIORITIES)}")
+        priority = min(priority, default_priority)  # "P1" < "P2" < "P3": more urgent wins
+    e164 = _reporter_phone(services, phone)
+
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with services.uow() as uow:
+                existing = _by_key(uow, idempotency_key)
+                if existing is not None:
+                    log.info("report %s replayed; not stored again", existing.ref)
+                    return existing.ref, _priority(existing.priority)
+                partial = None if incomplete else _recent_incomplete(uow, services, e164, channel)
+                if partial is not None:
+                    # The caller came back (resume) to finish a report that was filed as
+                    # incomplete when their session dropped: complete that case, same reference.
+                    partial.danger_now = None if danger_now is None else danger_now == "yes"
+                    partial.child_involved = child_involved
+                    partial.flags = flags
+                    partial.place = place
+                    partial.district = reference.place_district(place)
+                    partial.when_seen = when_seen
+                    partial.persons_count = persons_count
+                    partial.vehicle_enc = services.cipher.encrypt_optional(vehicle)
+                    partial.callback_consent = callback_consent
+                    partial.priority = min(partial.priority, priority)
+                    partial.incomplete = False
+                    _update_contact(uow, partial)
+                    if callback_answer is not None:
+                        _add_callback_consent(uow, partial)
+                    uow.session.flush()
+                    services.stage_alerts(uow, partial)
+                    uow.commit()
+                    log.info("incomplete report %s completed on resume", partial.ref)
+                    return partial.ref, _priority(partial.priority)
+                ref = new_report_ref(report_ref_digits(attempt))
+                if uow.session.scalars(
+                    select(TraffickingReport.id).where(TraffickingReport.ref == ref)
+                ).first():
+                    continue
+                report = TraffickingReport(
+                    ref=ref,
+                    idempotency_key=idempotency_key,
+                    language=language,
+                    channel=channel,
+                    danger_now=None if danger_now is None else danger_now == "yes",
+                    child_involved=child_involved,
+                    flags=flags,
+                    place=place,
+                    district=reference.place_district(place),
+                    when_seen=when_seen,
+                    persons_count=persons_count,
+                    vehicle_enc=services.cipher.encrypt_optional(vehicle),
+                    sms_text_enc=services.cipher.encrypt_optional(text),
+                    callback_consent=callback_consent,
+                    priority=priority,
+                    status="received",
+                    incomplete=incomplete,
+                )
+                uow.session.add(report)
+                # A taken ref or key surfaces here, before anything else is staged.
+                flush_or_conflict(uow)
+                _add_contact(uow, services, report, e164)
+                if callback_answer is not None:
+                    _add_callback_consent(uow, report)
+                uow.session.flush()
+                # Alert rows join this transaction: report and alerts commit together or not
+                # at all. A stager that raises rolls the report back (the `with` exits unsaved).
+                services.stage_alerts(uow, report)
+                uow.commit()
+        except UniqueConflict:
+            continue
+        log.info(
+            "report %s stored priority=%s channel=%s incomplete=%s",
+            ref,
+            priority,
+            channel,
+            incomplete,
+        )
+        return ref, priority
+    raise RuntimeError("could not store the report: reference codes kept colliding")
+
+
+def _recent_incomplete(
+    uow: UnitOfWork, services: Services, e164: str, channel: str
+) -> TraffickingReport | None:
+    """An incomplete USSD report by this caller within the resume window, if any."""
+    if channel != "ussd":
+        return None
+    since = utcnow() - dt.timedelta(seconds=services.settings.resume_window_s)
+    return uow.session.scalars(
+        select(TraffickingReport)
+        .join(ReporterContact, ReporterContact.report_id == TraffickingReport.id)
+        .where(
+            ReporterContact.phone_hash == services.hash_phone(e164),
+            TraffickingReport.incomplete.is_(True),
+            TraffickingReport.channel == "ussd",
+            TraffickingReport.created_at >= since,
+        )
+        .order_by(TraffickingReport.id.desc())
+    ).first()
+
+
+def _update_contact(uow: UnitOfWork, report: TraffickingReport) -> None:
+    """Carry the completed answer about call-backs over to the separate contact row."""
+    contact = uow.session.scalars(
+        select(ReporterContact).where(ReporterContact.report_id == report.id)
+    ).first()
+    if contact is None:
+        return
+    contact.callback_consent = report.callback_consent
+    if report.callback_consent:
+        contact.purge_after = None
+
+
+def _by_key(uow: UnitOfWork, key: str | None) -> TraffickingReport | None:
+    if key is None:
+        return None
+    return uow.session.scalars(
+        select(TraffickingReport).where(TraffickingReport.idempotency_key == key)
+    ).first()
+
+
+def _priority(value: str) -> Priority:
+    if value == "P1":
+        return "P1"
+    if value == "P2":
+        return "P2"
+    return "P3"
+
+
+def _add_contact(uow: UnitOfWork, services: Services, report: TraffickingReport, e164: str) -> None:
+    """The reporter's number, encrypted, in its own table; purge date set by consent."""
+    now = utcnow()
+    uow.session.add(
+        ReporterContact(
+            report_id=report.id,
+            phone_enc=services.cipher.encrypt(e164),
+            phone_hash=services.hash_phone(e164),
+            callback_consent=report.callback_consent,
+            created_at=now,
+            purge_after=None
+            if report.callback_consent
+            else now + CONTACT_RETENTION_WITHOUT_CALLBACK,
+        )
+    )
+
+
+def _add_callback_consent(uow: UnitOfWork, report: TraffickingReport) -> None:
+    """The call-back decision; no phone hash, so this record never links a report to a phone."""
+    uow.session.add(
+        ConsentRecord(
+            subject_type="report",
+            subject_ref=report.ref,
+            phone_hash=None,
+            purpose="callback",
+            granted=report.callback_consent,
+            version=REPORT_CONSENT_VERSION,
+            channel=report.channel,
+        )
+    )

@@ -1,0 +1,106 @@
+"""Trafficking reports and, apart from them, the reporter's contact (domain-lesotho.md 2.4, 6.2).
+
+The report row holds no phone number and no phone hash: whoever can read reports (police desk,
+NGO case workers, statistics) cannot tell who made them. The number lives only in
+`reporter_contacts`, encrypted, purged after a set time, and shown only with call-back consent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ussd_app.columns import (
+    CHANNEL_LEN,
+    CHANNELS,
+    CODE_LEN,
+    LANGUAGE_LEN,
+    PHONE_ENC_LEN,
+    PHONE_HASH_LEN,
+    REF_LEN,
+    SMS_TEXT_ENC_LEN,
+    VEHICLE_ENC_LEN,
+    check_in,
+)
+from ussd_app.db import Base, TZDateTime, created_at, updated_at
+
+REPORT_STATUSES = ("received", "sent", "acknowledged", "closed")
+PRIORITIES = ("P1", "P2", "P3")
+IDEMPOTENCY_KEY_LEN = 128
+
+
+class TraffickingReport(Base):
+    """A suspected-trafficking report from USSD or SMS.
+
+    Answers are stored as codes (`ussd_app.codes`); the only free text (vehicle, an SMS
+    report's words) is encrypted because it could identify someone. `status` is deliberately
+    coarse: what the reporter may see is derived from it. `incomplete` marks a report saved from
+    an abandoned session (enough answers to act on, but the caller never reached the end).
+    `idempotency_key` (the USSD session id) makes a replayed final hop return the same report.
+    """
+
+    __tablename__ = "trafficking_reports"
+    __table_args__ = (
+        CheckConstraint(check_in("status", REPORT_STATUSES), name="status"),
+        CheckConstraint(check_in("priority", PRIORITIES), name="priority"),
+        CheckConstraint(check_in("channel", CHANNELS), name="channel"),
+        Index("ix_trafficking_reports_status_priority", "status", "priority"),
+        Index("ix_trafficking_reports_district_created_at", "district", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(REF_LEN), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_LEN), unique=True)
+    language: Mapped[str] = mapped_column(String(LANGUAGE_LEN))
+    channel: Mapped[str] = mapped_column(String(CHANNEL_LEN), default="ussd")
+    # Answers may be missing only on incomplete (abandoned-session) reports.
+    danger_now: Mapped[bool | None]
+    child_involved: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    place: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    district: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    when_seen: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    persons_count: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    vehicle_enc: Mapped[str | None] = mapped_column(String(VEHICLE_ENC_LEN))
+    sms_text_enc: Mapped[str | None] = mapped_column(String(SMS_TEXT_ENC_LEN))
+    callback_consent: Mapped[bool] = mapped_column(default=False)
+    priority: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    incomplete: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
+
+    def __repr__(self) -> str:  # codes only; never the encrypted text
+        return f"<TraffickingReport {self.ref} {self.priority} {self.status}>"
+
+
+class ReporterContact(Base):
+    """The reporter's number for one report, kept apart from it (one row per report).
+
+    `phone_enc` may be emptied by the purge job while `phone_hash` stays for abuse control
+    (domain-lesotho.md 6.2). `purge_after` is when the number must go; it is empty while a
+    consented call-back is still possible and is set when the case closes. There is deliberately
+    no relationship from the report to this row, so code handling reports cannot reach the
+    number by accident.
+    """
+
+    __tablename__ = "reporter_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("trafficking_reports.id", ondelete="CASCADE"), unique=True
+    )
+    phone_enc: Mapped[str | None] = mapped_column(String(PHONE_ENC_LEN))
+    phone_hash: Mapped[str] = mapped_column(String(PHONE_HASH_LEN), index=True)
+    callback_consent: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[created_at]
+    purge_after: Mapped[dt.datetime | None] = mapped_column(TZDateTime(), index=True)
+
+    report: Mapped[TraffickingReport] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ReporterContact report_id={self.report_id}>"

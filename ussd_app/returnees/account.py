@@ -1,0 +1,60 @@
+""" "Stop and delete my data" (Data Protection Act 2011: the right to deletion)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from ussd_app.consent import ConsentRecord
+from ussd_app.container import Services
+from ussd_app.phones import InvalidPhoneNumber, mask
+from ussd_app.returnees.models import Registration
+from ussd_app.returnees.registrations import check_channel
+
+log = logging.getLogger(__name__)
+
+
+def delete_registration(services: Services, phone: str, *, channel: str = "ussd") -> bool:
+    """Delete the caller's registration and record that their consent was withdrawn.
+
+    Returns True if a registration was deleted, False if the phone had none. The row goes
+    entirely (encrypted number and name included); what stays is the consent history, now ending
+    in a withdrawal, which is the evidence that data was held lawfully and then erased. Reports
+    the caller made are not touched: they are not "their" data to withdraw, and their contact
+    rows are purged on their own schedule.
+    """
+    check_channel(channel)
+    try:
+        e164 = services.normalise_phone(phone)
+    except InvalidPhoneNumber:
+        return False
+    phone_hash = services.hash_phone(e164)
+    with services.uow() as uow:
+        reg = uow.session.scalars(
+            select(Registration).where(Registration.phone_hash == phone_hash)
+        ).first()
+        if reg is None:
+            return False
+        ref = reg.ref
+        # Withdraw every purpose still granted, so the latest record for each purpose (what a
+        # partner-sharing audit reads) says "withdrawn" rather than the old "granted".
+        purposes = ["registration"]
+        purposes += ["share_partners"] if reg.share_partners else []
+        purposes += ["sms"] if reg.sms_opt_in else []
+        for purpose in purposes:
+            uow.session.add(
+                ConsentRecord(
+                    subject_type="registration",
+                    subject_ref=ref,
+                    phone_hash=phone_hash,
+                    purpose=purpose,
+                    granted=False,
+                    version=reg.consent_version,
+                    channel=channel,
+                )
+            )
+        uow.session.delete(reg)
+        uow.commit()
+    log.info("registration %s deleted at the caller's request phone=%s", ref, mask(e164))
+    return True

@@ -1,0 +1,63 @@
+"""Returnee registrations (domain-lesotho.md 3.2); their consent records are in ussd_app.consent."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, CheckConstraint, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ussd_app.columns import (
+    CHANNEL_LEN,
+    CHANNELS,
+    CODE_LEN,
+    LANGUAGE_LEN,
+    NAME_ENC_LEN,
+    PHONE_ENC_LEN,
+    PHONE_HASH_LEN,
+    REF_LEN,
+    check_in,
+)
+from ussd_app.consent import CONSENT_VERSION_LEN
+from ussd_app.db import Base, created_at, updated_at
+
+REGISTRATION_STATUSES = ("new", "contacted", "referred", "closed")
+
+
+class Registration(Base):
+    """One returnee's registration; one row per phone (registering again updates it).
+
+    The number is kept only as Fernet ciphertext (to call back) and as a keyed hash (to find the
+    row again); the optional name is encrypted too. Everything else is a code from
+    `ussd_app.codes`, safe for statistics.
+    """
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        CheckConstraint(check_in("status", REGISTRATION_STATUSES), name="status"),
+        CheckConstraint(check_in("channel", CHANNELS), name="channel"),
+        Index("ix_registrations_home_district_created_at", "home_district", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(REF_LEN), unique=True)
+    phone_hash: Mapped[str] = mapped_column(String(PHONE_HASH_LEN), unique=True)
+    phone_enc: Mapped[str] = mapped_column(String(PHONE_ENC_LEN))
+    language: Mapped[str] = mapped_column(String(LANGUAGE_LEN))
+    consent_version: Mapped[str] = mapped_column(String(CONSENT_VERSION_LEN))
+    share_partners: Mapped[bool] = mapped_column(default=False)
+    sms_opt_in: Mapped[bool] = mapped_column(default=False)
+    home_district: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    came_from: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    stay_intent: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    entry_point: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    travel_document: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    needs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sex: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    age_band: Mapped[str | None] = mapped_column(String(CODE_LEN))
+    name_enc: Mapped[str | None] = mapped_column(String(NAME_ENC_LEN))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    channel: Mapped[str] = mapped_column(String(CHANNEL_LEN), default="ussd")
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    def __repr__(self) -> str:  # never show the encrypted fields or the hash
+        return f"<Registration {self.ref} status={self.status}>"

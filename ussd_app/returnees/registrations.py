@@ -1,0 +1,220 @@
+"""Returnee registration: one record per phone, with its consent decisions on record.
+
+A phone that registers again updates its record (the latest answers win) and keeps its reference,
+so a returnee who redials to correct something does not end up counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ussd_app import codes as reference
+from ussd_app.columns import CHANNELS, NAME_MAX_CHARS
+from ussd_app.consent import ConsentRecord
+from ussd_app.container import Services
+from ussd_app.db import UnitOfWork
+from ussd_app.phones import mask
+from ussd_app.references import new_registration_ref
+from ussd_app.returnees.models import Registration
+
+log = logging.getLogger(__name__)
+
+# The consent text version shown on the registration screens; bump it whenever menus.yaml
+# changes what the caller is told (purpose, recipients), so each record names what was agreed.
+REGISTRATION_CONSENT_VERSION = "reg-2026-11"
+MAX_ATTEMPTS = 8
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
+
+
+class InvalidAnswers(ValueError):
+    """The answers do not fit the menu's codes (a menus.yaml / reference.py mismatch)."""
+
+
+class ConsentRequired(ValueError):
+    """The caller did not agree to registration, so nothing may be stored."""
+
+
+class UniqueConflict(Exception):
+    """A unique value was taken between our check and our insert; try again."""
+
+
+def check_language(language: str) -> str:
+    """Return `language` if it looks like a language code (`st`, `en`), else raise ValueError."""
+    if not _LANGUAGE_RE.match(language or ""):
+        raise ValueError("language must be a 2-3 letter code")
+    return language
+
+
+def check_channel(channel: str) -> str:
+    """Return `channel` if it is one the models accept (`ussd`, `sms`), else raise ValueError."""
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
+    return channel
+
+
+def _yes(answers: Mapping[str, Any], key: str) -> bool:
+    """A yes/no answer; anything but "yes" (including no answer) means no, as opt-ins should."""
+    value = answers.get(key)
+    if value is not None and value not in reference.YES_NO:
+        raise InvalidAnswers(f"answer {key!r} is not a yes/no code")
+    return value == "yes"
+
+
+def _code(answers: Mapping[str, Any], key: str, allowed: Sequence[str]) -> str | None:
+    """An optional single-choice answer, checked against its codes (the value is never echoed)."""
+    value = answers.get(key)
+    if value is None:
+        return None
+    if value not in allowed:
+        raise InvalidAnswers(f"answer {key!r} is not a known code")
+    return str(value)
+
+
+def _codes(answers: Mapping[str, Any], key: str, allowed: Sequence[str]) -> list[str]:
+    """A multi-select answer: known codes only, duplicates dropped, in the codes' own order."""
+    value = answers.get(key) or []
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InvalidAnswers(f"answer {key!r} must be a list of codes")
+    if any(v not in allowed for v in value):
+        raise InvalidAnswers(f"answer {key!r} holds an unknown code")
+    return [code for code in allowed if code in value]
+
+
+def clean_text(value: Any, max_chars: int) -> str | None:
+    """Free text trimmed and capped; empty means not given."""
+    if value is None:
+        return None
+    text = " ".join(str(value).split())[:max_chars].strip()
+    return text or None
+
+
+def register_returnee(
+    services: Services,
+    *,
+    phone: str,
+    language: str,
+    answers: Mapping[str, Any],
+    channel: str = "ussd",
+    session_id: str | None = None,
+) -> str:
+    """Create or update the caller's registration and record their consent; return its ref.
+
+    Raises ConsentRequired unless the caller said yes to registration, and InvalidAnswers if an
+    answer is not one of the menu's codes. Consent records are written on every registration
+    (also an update): they are the history of what the caller agreed to and when.
+    `services.on_registration(uow, registration, e164)` runs inside the transaction, on every
+    create and update, before the commit.
+    """
+    if answers.get("consent") != "yes":
+        raise ConsentRequired("registration needs the caller's consent")
+    check_language(language)
+    check_channel(channel)
+    fields: dict[str, Any] = {
+        "share_partners": _yes(answers, "share_partners"),
+        "sms_opt_in": _yes(answers, "sms_opt_in"),
+        "home_district": _code(answers, "home_district", tuple(reference.DISTRICTS)),
+        "came_from": _code(answers, "came_from", reference.CAME_FROM),
+        "stay_intent": _code(answers, "stay_intent", reference.STAY_INTENT),
+        "entry_point": _code(answers, "entry_point", reference.ENTRY_POINTS),
+        "travel_document": _code(answers, "travel_document", reference.TRAVEL_DOCUMENT),
+        "needs": _codes(answers, "needs", reference.NEEDS),
+        "sex": _code(answers, "sex", reference.SEX),
+        "age_band": _code(answers, "age_band", reference.AGE_BAND),
+    }
+    name = clean_text(answers.get("name"), NAME_MAX_CHARS)
+    e164 = services.normalise_phone(phone)
+    phone_hash = services.hash_phone(e164)
+
+    for _attempt in range(MAX_ATTEMPTS):
+        try:
+            with services.uow() as uow:
+                reg, created = _upsert(uow, services, phone_hash, e164, language, channel, fields)
+                reg.name_enc = services.cipher.encrypt_optional(name)
+                _record_consents(uow, reg, channel)
+                flush_or_conflict(uow)
+                # Follow-up work (e.g. a confirmation SMS to an opted-in caller) is staged in
+                # this same transaction, so it exists exactly when the registration does.
+                services.on_registration(uow, reg, e164)
+                uow.commit()
+        except UniqueConflict:
+            continue
+        log.info(
+            "registration %s %s phone=%s session=%s",
+            reg.ref,
+            "created" if created else "updated",
+            mask(e164),
+            session_id or "-",
+        )
+        return reg.ref
+    raise RuntimeError("could not store the registration: unique values kept colliding")
+
+
+def flush_or_conflict(uow: UnitOfWork) -> None:
+    """Flush, turning a unique-constraint violation into UniqueConflict so the caller retries.
+
+    The look-up before an insert cannot see a row another transaction is about to commit; the
+    database's unique index is the real guard, and the retry then finds that row.
+    """
+    try:
+        uow.session.flush()
+    except IntegrityError:
+        # Another request took the same ref or phone between our look-up and our insert.
+        raise UniqueConflict from None
+
+
+def _upsert(
+    uow: UnitOfWork,
+    services: Services,
+    phone_hash: str,
+    e164: str,
+    language: str,
+    channel: str,
+    fields: Mapping[str, Any],
+) -> tuple[Registration, bool]:
+    """Update the phone's registration or add a new one; return (registration, created)."""
+    session = uow.session
+    reg = session.scalars(select(Registration).where(Registration.phone_hash == phone_hash)).first()
+    created = reg is None
+    if reg is None:
+        ref = new_registration_ref()
+        if session.scalars(select(Registration.id).where(Registration.ref == ref)).first():
+            raise UniqueConflict
+        reg = Registration(ref=ref, phone_hash=phone_hash, status="new")
+        session.add(reg)
+    elif reg.status == "closed":
+        # A closed case registering again needs help again: put it back in the queue.
+        reg.status = "new"
+    reg.phone_enc = services.cipher.encrypt(e164)
+    reg.language = language
+    reg.channel = channel
+    reg.consent_version = REGISTRATION_CONSENT_VERSION
+    for key, value in fields.items():
+        setattr(reg, key, value)
+    flush_or_conflict(uow)
+    return reg, created
+
+
+def _record_consents(uow: UnitOfWork, reg: Registration, channel: str) -> None:
+    """One record per purpose the registration screens asked about, granted or not."""
+    for purpose, granted in (
+        ("registration", True),
+        ("share_partners", reg.share_partners),
+        ("sms", reg.sms_opt_in),
+    ):
+        uow.session.add(
+            ConsentRecord(
+                subject_type="registration",
+                subject_ref=reg.ref,
+                phone_hash=reg.phone_hash,
+                purpose=purpose,
+                granted=granted,
+                version=reg.consent_version,
+                channel=channel,
+            )
+        )

@@ -1,1 +1,0 @@
-"""The service layer: the only code that opens transactions and commits."""

@@ -1,0 +1,80 @@
+"""The USSD webhook (`POST /ussd`) and the end-of-session notification (`POST /ussd/events`)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Response, current_app, request
+
+from ussd_app.bootstrap import Container
+from ussd_app.phones import InvalidPhoneNumber
+from ussd_app.ussd import session_events
+from ussd_app.ussd.hops import UssdRequest, correlation_id, log_failure
+from ussd_app.web.gateway import BadRequest, form_field, plain, require_gateway_token
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ussd", __name__)
+
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+
+
+def _container() -> Container:
+    container: Container = current_app.extensions["ussd"]
+    return container
+
+
+def parse_hop() -> UssdRequest:
+    """Read and check the gateway's form fields (reference/africastalking.md 1.1)."""
+    session_id = form_field("sessionId", max_len=128)
+    if not _SESSION_ID.match(session_id):
+        raise BadRequest("form field 'sessionId' has characters a session id cannot have")
+    raw_phone = form_field("phoneNumber", max_len=32)
+    try:
+        phone = _container().services.normalise_phone(raw_phone)
+    except InvalidPhoneNumber as exc:
+        raise BadRequest(f"form field 'phoneNumber' is not a phone number ({exc})") from None
+    return UssdRequest(
+        session_id=session_id,
+        service_code=form_field("serviceCode", max_len=64),
+        phone=phone,
+        network_code=form_field("networkCode", max_len=16, allow_empty=True),
+        text=form_field("text", max_len=1024, allow_empty=True),
+    )
+
+
+@bp.post("/ussd")
+@require_gateway_token
+def ussd_hop() -> Response:
+    """Answer one hop with `CON …` or `END …`; an internal failure still answers `END`."""
+    try:
+        req = parse_hop()
+    except BadRequest as exc:
+        return plain(f"bad request: {exc}\n", 400)
+    hops = _container().hops
+    try:
+        reply = hops.handle(req)
+    except Exception:
+        cid = correlation_id()
+        log_failure(req, cid)
+        return plain(hops.error_reply(), headers={"X-Correlation-Id": cid})
+    # The gateway echoes this label back and lists them in the end-of-session notification.
+    return plain(reply.body, headers={"at-ussd-hop-metadata": reply.screen[:99]})
+
+
+@bp.post("/ussd/events")
+@require_gateway_token
+def ussd_session_ended() -> Response:
+    """Store the end-of-session notification (status, hops, duration, last screen)."""
+    form = request.form.to_dict()
+    container = _container()
+    try:
+        session_events.record_session_end(container.services, form)
+    except ValueError as exc:
+        return plain(f"bad request: {exc}\n", 400)
+    try:
+        container.hops.session_ended(form)
+    except Exception:
+        # Stored above; the sweeper files an abandoned urgent report if this failed.
+        log.exception("abandoned-report check failed cid=%s", correlation_id())
+    return plain("OK")
