@@ -38,6 +38,7 @@ Run from the repository root:  python scripts/bench_alerts.py [--workers 2] [--r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import random
@@ -144,17 +145,26 @@ def run_real(
     from ussd_app.messaging.models import OutboundSms
     from ussd_app.reports.intake import submit_report
 
-    services = container.services
-    original_enqueue = services.enqueue_sms
+    original = container.services
     enqueued_at: dict[int, float] = {}  # outbound id -> time right after its report's commit
     lock = threading.Lock()
 
-    def timed_enqueue(outbound_id: int, purpose: object = None, *, replace: bool = False) -> bool:
-        with lock:
-            enqueued_at.setdefault(outbound_id, time.time())
-        return bool(original_enqueue(outbound_id, purpose, replace=replace))
+    class TimedEnqueuer:
+        def enqueue(
+            self,
+            outbound_id: int,
+            purpose: object = None,
+            *,
+            replace: bool = False,
+            at: object = None,
+        ) -> bool:
+            with lock:
+                enqueued_at.setdefault(outbound_id, time.time())
+            return bool(
+                original.enqueuer.enqueue(outbound_id, purpose, replace=replace, at=at)  # type: ignore[arg-type]
+            )
 
-    services.enqueue_sms = timed_enqueue
+    services = dataclasses.replace(original, enqueuer=TimedEnqueuer())
     refs: list[str] = []
     errors: list[str] = []
     counter = iter(range(reports))
@@ -201,7 +211,6 @@ def run_real(
         time.sleep(0.05)
     cpu1 = sum(tree_cpu_s([w.pid]) for w in workers)
     pg1 = pg.snapshot()
-    services.enqueue_sms = original_enqueue
 
     accepted = {m.message_id: m for m in standin.messages[already:]}
     with services.uow() as uow:

@@ -15,6 +15,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
+from tests.doubles import NoAlerts, QuietSmsObserver, RecordingEnqueuer
 from ussd_app.config import Settings
 from ussd_app.container import Services
 from ussd_app.crypto import Cipher
@@ -95,8 +96,74 @@ def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def services(settings: Settings, clean_db: Engine) -> Services:
+    """Services on the real database, with collaborators that stage and send nothing.
+
+    Tests about alerts use `alert_container` (tests/integration/conftest.py), built by the real
+    composition root.
+    """
     return Services(
         settings=settings,
         session_factory=make_session_factory(clean_db),
         cipher=Cipher(settings.data_keys),
+        alerts=NoAlerts(),
+        enqueuer=RecordingEnqueuer(),
+        sms_events=QuietSmsObserver(),
     )
+
+
+# ---------------------------------------------------------------- no process left behind
+#
+# Every process the suite starts inherits this mark in its environment; a redis-server (which
+# rewrites its environment as its process title) is found instead by its working directory, which
+# is its database folder under pytest's temporary directory. Whatever is still running when the
+# session ends fails the run: an orphan here is an orphan an operator would get.
+RUN_MARK = "USSD_TEST_RUN"
+os.environ[RUN_MARK] = f"{os.getpid()}-{os.urandom(4).hex()}"
+
+
+def _ours(pid: int, mark: bytes, basetemp: str | None) -> bool:
+    try:
+        if mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            return True
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    return basetemp is not None and (cwd + os.sep).startswith(basetemp + os.sep)
+
+
+def _left_behind(basetemp: str | None) -> list[int]:
+    from tests.serve_process import pid_alive
+
+    mark = f"{RUN_MARK}={os.environ[RUN_MARK]}".encode()
+    pids = (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
+    return [p for p in pids if p != os.getpid() and _ours(p, mark, basetemp) and pid_alive(p)]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test left a process running (then end those processes)."""
+    import contextlib
+    import signal
+
+    from tests.serve_process import wait_gone
+
+    if not Path("/proc/self/environ").exists():
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    basetemp = str(factory.getbasetemp().resolve()) if factory is not None else None
+    leftover = wait_gone(_left_behind(basetemp), timeout=5)
+    if not leftover:
+        return
+    lines = []
+    for pid in leftover:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            cmd = "?"
+        lines.append(f"  pid {pid}: {cmd.strip()[:160]}")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "processes left running by the tests (now killed):\n" + "\n".join(lines)
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

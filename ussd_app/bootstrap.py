@@ -14,8 +14,9 @@ import redis
 from sqlalchemy import Engine
 
 import handlers
+from ussd_app.cases.alerts import CaseSmsObserver, ReportAlerts
 from ussd_app.config import Settings
-from ussd_app.container import Services
+from ussd_app.container import Enqueuer, Services
 from ussd_app.crypto import Cipher
 from ussd_app.db import make_engine, make_session_factory
 from ussd_app.menu.loader import load_menu
@@ -77,13 +78,22 @@ def prepare_settings(settings: Settings) -> Settings:
     return settings
 
 
-def build_services(settings: Settings, *, for_worker: bool = False) -> tuple[Services, Engine]:
-    """The database-backed service layer alone (operator commands need no Redis or menus)."""
+def build_services(
+    settings: Settings, enqueuer: Enqueuer, *, for_worker: bool = False
+) -> tuple[Services, Engine]:
+    """The database-backed service layer with the real alert path and `enqueuer`.
+
+    Operator commands that have no Redis pass `LeaveForSweeper()`: rows they stage are sent by
+    the sweeper, and the command says so.
+    """
     engine = make_engine(settings.resolved_database_url, for_worker=for_worker)
     services = Services(
         settings=settings,
         session_factory=make_session_factory(engine),
         cipher=Cipher(settings.data_keys),
+        alerts=ReportAlerts(),
+        enqueuer=enqueuer,
+        sms_events=CaseSmsObserver(),
     )
     return services, engine
 
@@ -92,11 +102,12 @@ def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
     """Build the container. Settings without secrets get development ones (never in production)."""
     settings = prepare_settings(settings)
     menu = load_app_menu(settings)
-    services, engine = build_services(settings, for_worker=for_worker)
     redis_url, embedded = resolve_redis(settings)
     conn = redis.Redis.from_url(
         redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
     )
+    dispatcher = Dispatcher(conn, settings.sms_retry_delays)
+    services, engine = build_services(settings, dispatcher, for_worker=for_worker)
     store = SessionStore(
         conn,
         services.cipher,
@@ -105,7 +116,6 @@ def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
         lock_timeout_s=settings.hop_lock_timeout_s,
     )
     hops = HopService(services, store, menu, handlers.REGISTRY)
-    dispatcher = Dispatcher(conn, settings.sms_retry_delays)
     container = Container(
         settings=settings,
         engine=engine,
@@ -118,7 +128,4 @@ def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
         store=store,
         embedded_redis=embedded,
     )
-    from ussd_app.cases.alerts import wire
-
-    wire(container)
     return container

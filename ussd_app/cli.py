@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ussd_app.config import ConfigError, Settings
-from ussd_app.logging_setup import configure_logging
+from ussd_app.logging_setup import configure_logging_for
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from werkzeug.serving import BaseWSGIServer
 
     from ussd_app.bootstrap import Container
     from ussd_app.container import Services
@@ -47,30 +50,92 @@ def serve(host: str, port: int) -> None:
     from ussd_app.migrate import upgrade
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging_for(settings)
+    previous = _stop_on_signals()
+    container: Container | None = None
+    background: EmbeddedWorker | None = None
+    server: BaseWSGIServer | None = None
     try:
-        container = bootstrap(settings)
-    except MenuError as exc:
-        _print_menu_problems(exc)
-        raise click.ClickException("menus.yaml is invalid; the service will not start") from None
-    upgrade(container.settings.resolved_database_url)
-    _example_partners_for_demo(container)
-    app = create_app(container=container)
-    background = _start_embedded_worker(container)
-    server = make_server(host, port, app, threaded=True)
-    click.echo(f"USSD service on http://{host}:{port}/ussd  (health: /healthz)")
-    click.echo(f"  database: {_describe_db(container.settings.resolved_database_url)}")
-    click.echo(f"  redis:    {'embedded' if container.embedded_redis else 'REDIS_URL'}")
-    click.echo(f"  sms:      {container.settings.sms_backend}")
-    click.echo(f"Try it: ussd-app simulate --url http://{host}:{port}/ussd")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopping")
+        try:
+            container = bootstrap(settings)
+        except MenuError as exc:
+            _print_menu_problems(exc)
+            raise click.ClickException(
+                "menus.yaml is invalid; the service will not start"
+            ) from None
+        configure_logging_for(container.settings)  # now with the development secrets, if any
+        upgrade(container.settings.resolved_database_url)
+        _example_partners_for_demo(container)
+        app = create_app(container=container)
+        background = _start_embedded_worker(container)
+        server = make_server(host, port, app, threaded=True)
+        click.echo(f"USSD service on http://{host}:{port}/ussd  (health: /healthz)")
+        click.echo(f"  database: {_describe_db(container.settings.resolved_database_url)}")
+        click.echo(f"  redis:    {_describe_redis(container)}")
+        click.echo(f"  sms:      {container.settings.sms_backend}")
+        click.echo(f"Try it: ussd-app simulate --url http://{host}:{port}/ussd")
+        server.serve_forever()  # returns on Ctrl-C: werkzeug swallows the KeyboardInterrupt
+        click.echo(f"stopping ({_STOPPED_BY[-1] if _STOPPED_BY else 'server shut down'})")
+    except KeyboardInterrupt:  # a signal during start-up
+        click.echo(f"stopping ({_STOPPED_BY[-1] if _STOPPED_BY else 'Ctrl-C'}) during start-up")
     finally:
+        _ignore_signals()  # a second Ctrl-C must not cut the clean-up short
+        if server is not None:
+            server.server_close()
         if background is not None:
             background.stop()
-        container.close()
+        if container is not None:
+            container.close()
+            _report_embedded_redis_stop(container)
+        _restore_signals(previous)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_STOPPED_BY: list[str] = []
+
+
+def _raise_stop(signum: int, _frame: object) -> None:
+    """SIGTERM and SIGHUP take Ctrl-C's path: a KeyboardInterrupt in the main thread."""
+    _STOPPED_BY.append("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> dict[int, Any]:
+    """Make SIGINT, SIGTERM and SIGHUP stop `serve` cleanly; returns the handlers replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _raise_stop) for sig in _STOP_SIGNALS}
+
+
+def _ignore_signals() -> None:
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _describe_redis(container: Container) -> str:
+    embedded = container.embedded_redis
+    if embedded is None:
+        return "REDIS_URL"
+    return f"embedded Redis (pid {getattr(embedded, 'pid', '?')}), stopped when serve stops"
+
+
+def _report_embedded_redis_stop(container: Container) -> None:
+    """Say on the console whether the embedded redis-server is gone (checked by its pid)."""
+    from ussd_app.embedded import EmbeddedRedis, pid_alive
+
+    embedded = container.embedded_redis
+    if not isinstance(embedded, EmbeddedRedis) or not embedded.owned:
+        return
+    if embedded.pid and pid_alive(embedded.pid):
+        click.echo(f"embedded Redis (pid {embedded.pid}) is STILL RUNNING", err=True)
+    else:
+        click.echo(f"embedded Redis stopped (pid {embedded.pid})")
 
 
 def _example_partners_for_demo(container: Container) -> None:
@@ -193,11 +258,12 @@ def db_upgrade() -> None:
 def _services_only(settings: Settings) -> tuple[Services, Engine]:
     """Database-backed services without Redis or menus (for operator commands), migrated."""
     from ussd_app.bootstrap import build_services, prepare_settings
+    from ussd_app.messaging.queues import LeaveForSweeper
     from ussd_app.migrate import upgrade
 
     settings = prepare_settings(settings)
     upgrade(settings.resolved_database_url)
-    return build_services(settings)
+    return build_services(settings, LeaveForSweeper())
 
 
 @main.group()
@@ -255,8 +321,9 @@ def alerts_sweep(every: int) -> None:
     from ussd_app.runtime.maintenance import run_maintenance
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging_for(settings)
     container = bootstrap(settings)
+    configure_logging_for(container.settings)
     try:
         while True:
             result = run_maintenance(container)
@@ -312,6 +379,69 @@ def at_standin(ctx: click.Context) -> None:
     from tests.standin import main as standin_main
 
     sys.exit(standin_main(list(ctx.args)))
+
+
+@main.group()
+def keys() -> None:
+    """Secrets: generate fresh ones, re-encrypt stored data after adding a DATA_KEYS key."""
+
+
+KEY_NAMES = ("GATEWAY_TOKEN", "PHONE_HASH_KEY", "DATA_KEYS")
+
+
+@keys.command("generate")
+@click.argument("names", nargs=-1, type=click.Choice(KEY_NAMES))
+def keys_generate(names: tuple[str, ...]) -> None:
+    """Print fresh values (all three, or the NAMES given) as VAR=value lines for the environment.
+
+    Nothing is stored or changed: put the values into the service's environment yourself.
+    """
+    from ussd_app.crypto import Cipher, generate_secret
+
+    makers = {
+        "GATEWAY_TOKEN": generate_secret,
+        "PHONE_HASH_KEY": generate_secret,
+        "DATA_KEYS": Cipher.generate_key,
+    }
+    for name in names or KEY_NAMES:
+        click.echo(f"{name}={makers[name]()}")
+    click.echo(
+        "# To rotate DATA_KEYS, put the new key first and keep the old ones after it"
+        " (DATA_KEYS=new,old), restart, then run `ussd-app keys rotate`."
+        " Never change PHONE_HASH_KEY on a live service: look-ups by phone would stop matching.",
+        err=True,
+    )
+
+
+@keys.command("rotate")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1))
+def keys_rotate(batch_size: int) -> None:
+    """Re-encrypt every encrypted column with the newest key in DATA_KEYS (the first one).
+
+    Safe to run again: values already under the newest key are left alone. Exits 1 when a value
+    can be read by no configured key (it is left as it is and counted).
+    """
+    from ussd_app.runtime.key_rotation import rotate_data_keys
+
+    services, engine = _services_only(_settings())
+    try:
+        reports = rotate_data_keys(engine, services.cipher, batch_size=batch_size)
+    finally:
+        engine.dispose()
+    width = max((len(r.name) for r in reports), default=10)
+    click.echo(f"{'column':<{width}}  rotated  current  unreadable")
+    for r in reports:
+        click.echo(f"{r.name:<{width}}  {r.rotated:>7}  {r.current:>7}  {r.unreadable:>10}")
+    rotated = sum(r.rotated for r in reports)
+    current = sum(r.current for r in reports)
+    unreadable = sum(r.unreadable for r in reports)
+    click.echo(f"re-encrypted {rotated}, already current {current}, unreadable {unreadable}")
+    if unreadable:
+        click.echo(
+            "some values cannot be read with any key in DATA_KEYS: keep the key that wrote them",
+            err=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

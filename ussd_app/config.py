@@ -9,9 +9,14 @@ fails with a message naming what is missing.
 from __future__ import annotations
 
 import base64
+import binascii
+import ipaddress
+import itertools
 import json
+import math
 import os
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +24,13 @@ from typing import Any
 
 ENVIRONMENTS = ("development", "test", "production")
 SMS_BACKENDS = ("console", "africastalking")
+LOG_FORMATS = ("json", "console")
+
+# Production secrets (GATEWAY_TOKEN, PHONE_HASH_KEY) must look like the output of a generator:
+# `ussd-app keys generate` gives 43 URL-safe characters (256 bits).
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_BITS = 96  # estimated from character frequencies, see secret_problem()
+SECRET_MIN_DISTINCT = 10
 
 
 class ConfigError(RuntimeError):
@@ -32,6 +44,46 @@ def _default_menus_path() -> str:
         if candidate.exists():
             return str(candidate)
     return str(here.parent / "menus.yaml")
+
+
+def secret_problem(value: str) -> str | None:
+    """Why `value` is too weak for a production secret, or None when it will do.
+
+    A generated secret is long, spread over many characters and without structure. Refused:
+    shorter than SECRET_MIN_LENGTH; fewer than SECRET_MIN_DISTINCT different characters; an
+    estimated entropy (Shannon, from character frequencies, times length) under
+    SECRET_MIN_BITS; a repeated 8-character piece (`passwordpassword...`); or mostly runs of
+    equal or consecutive characters (`abcdefgh...`). What `ussd-app keys generate` prints
+    always passes; so does a random hex string of 32 characters, in all but 2 cases in 10,000.
+    """
+    if len(value) < SECRET_MIN_LENGTH:
+        return f"shorter than {SECRET_MIN_LENGTH} characters ({len(value)})"
+    counts = Counter(value)
+    if len(counts) < SECRET_MIN_DISTINCT:
+        return f"fewer than {SECRET_MIN_DISTINCT} different characters"
+    bits = -sum(n * math.log2(n / len(value)) for n in counts.values())
+    if bits < SECRET_MIN_BITS:
+        return f"too predictable (about {bits:.0f} bits; at least {SECRET_MIN_BITS} needed)"
+    pieces = [value[i : i + 8] for i in range(len(value) - 7)]
+    if len(set(pieces)) < len(pieces):
+        return "contains a repeated 8-character piece"
+    steps = sum(abs(ord(a) - ord(b)) <= 1 for a, b in itertools.pairwise(value))
+    if steps * 2 > len(value):
+        return "mostly runs of equal or consecutive characters"
+    return None
+
+
+def fernet_key_problem(key: str) -> str | None:
+    """Why `key` is not a usable Fernet key (32 random bytes, URL-safe base64), or None."""
+    try:
+        raw = base64.urlsafe_b64decode(key.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return "not URL-safe base64"
+    if len(raw) != 32:
+        return f"decodes to {len(raw)} bytes, not 32"
+    if len(set(raw)) < 16:  # 32 random bytes have about 30 different values
+        return "not random (too few different bytes)"
+    return None
 
 
 def _bool(value: str) -> bool:
@@ -88,10 +140,46 @@ class Settings:
     # Seconds between retries of a transient SMS failure (RQ Retry intervals).
     sms_retry_delays: tuple[int, ...] = (10, 30, 120, 600, 1800)
     log_level: str = "INFO"
+    log_format: str = ""  # json or console; empty: json in production, console otherwise
+    # Gateway callbacks are accepted only from these networks (CIDRs); empty: from anywhere.
+    gateway_allowed_ips: tuple[str, ...] = ()
+    # Reverse proxies in front of the web process whose X-Forwarded-For entry is trusted for
+    # the allow-list (0: the peer address of the connection is the gateway's).
+    gateway_trusted_proxies: int = 0
+    # Staff desk (ussd_app.desk); see README "Staff desk".
+    desk_idle_timeout_s: int = 15 * 60  # a desk session ends after this long without a request
+    desk_absolute_timeout_s: int = 8 * 3600  # ... and this long after sign-in, whatever happens
+    desk_enrolment_ttl_s: int = 48 * 3600  # how long a `users create` enrolment link works
+    desk_base_url: str = ""  # e.g. https://desk.example.org; printed in enrolment links
+    desk_trusted_proxies: int = 0  # reverse proxies in front (X-Forwarded-For/-Proto trusted)
+    desk_signin_max_delay_s: float = 8.0  # cap of the growing delay after failed sign-ins
+    # Flask-Limiter limits on sign-in attempts: all attempts from one address, and failures
+    # against one account from a browser that has not signed in to it before.
+    desk_address_limit: str = "30 per 15 minutes"
+    desk_account_limit: str = "10 per 15 minutes"
 
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def resolved_log_format(self) -> str:
+        """LOG_FORMAT, or JSON in production and readable lines elsewhere."""
+        return self.log_format or ("json" if self.is_production else "console")
+
+    @property
+    def gateway_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """GATEWAY_ALLOWED_IPS parsed (validate() has already refused a bad entry)."""
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.gateway_allowed_ips)
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret, so the log scrubber can redact them wherever they appear."""
+        return tuple(
+            v
+            for v in (self.gateway_token, self.phone_hash_key, self.at_api_key, *self.data_keys)
+            if v
+        )
 
     @property
     def resolved_database_url(self) -> str:
@@ -130,6 +218,10 @@ class Settings:
             "AT_SENDER_ID": "at_sender_id",
             "AT_BASE_URL": "at_base_url",
             "LOG_LEVEL": "log_level",
+            "LOG_FORMAT": "log_format",
+            "DESK_BASE_URL": "desk_base_url",
+            "DESK_ADDRESS_LIMIT": "desk_address_limit",
+            "DESK_ACCOUNT_LIMIT": "desk_account_limit",
         }
         for var, attr in text_fields.items():
             if var in env:
@@ -142,6 +234,11 @@ class Settings:
             "P1_ACK_MINUTES": "p1_ack_minutes",
             "P2_ACK_MINUTES": "p2_ack_minutes",
             "SWEEP_INTERVAL_S": "sweep_interval_s",
+            "GATEWAY_TRUSTED_PROXIES": "gateway_trusted_proxies",
+            "DESK_IDLE_TIMEOUT_S": "desk_idle_timeout_s",
+            "DESK_ABSOLUTE_TIMEOUT_S": "desk_absolute_timeout_s",
+            "DESK_ENROLMENT_TTL_S": "desk_enrolment_ttl_s",
+            "DESK_TRUSTED_PROXIES": "desk_trusted_proxies",
         }
         for var, attr in int_fields.items():
             if env.get(var, "").strip():
@@ -149,6 +246,7 @@ class Settings:
         for var, attr in {
             "AT_TIMEOUT_S": "at_timeout_s",
             "HOP_LOCK_TIMEOUT_S": "hop_lock_timeout_s",
+            "DESK_SIGNIN_MAX_DELAY_S": "desk_signin_max_delay_s",
         }.items():
             if env.get(var, "").strip():
                 try:
@@ -164,6 +262,10 @@ class Settings:
                 )
             except ValueError:
                 raise ConfigError("SMS_RETRY_DELAYS must be comma-separated seconds") from None
+        if env.get("GATEWAY_ALLOWED_IPS", "").strip():
+            values["gateway_allowed_ips"] = tuple(
+                n.strip() for n in env["GATEWAY_ALLOWED_IPS"].split(",") if n.strip()
+            )
         if env.get("DATA_KEYS", "").strip():
             values["data_keys"] = tuple(k.strip() for k in env["DATA_KEYS"].split(",") if k.strip())
         settings = cls(**values)
@@ -182,6 +284,27 @@ class Settings:
             )
         if not 60 <= self.screen_budget <= 182:
             raise ConfigError("SCREEN_BUDGET must be between 60 and 182 characters")
+        if self.log_format and self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"LOG_FORMAT must be json or console, got {self.log_format!r}")
+        for network in self.gateway_allowed_ips:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"GATEWAY_ALLOWED_IPS: {network!r} is not an address or network (CIDR)"
+                ) from None
+        if self.gateway_trusted_proxies < 0:
+            raise ConfigError("GATEWAY_TRUSTED_PROXIES must be 0 or more")
+        for i, key in enumerate(self.data_keys, start=1):
+            problem = fernet_key_problem(key)
+            if problem:  # the key itself is never echoed: it may be a real one, mistyped
+                raise ConfigError(f"DATA_KEYS: key {i} is not a Fernet key ({problem})")
+        if self.desk_idle_timeout_s < 60:
+            raise ConfigError("DESK_IDLE_TIMEOUT_S must be at least 60 seconds")
+        if self.desk_absolute_timeout_s < self.desk_idle_timeout_s:
+            raise ConfigError("DESK_ABSOLUTE_TIMEOUT_S must not be shorter than the idle timeout")
+        if self.desk_enrolment_ttl_s < 60 or self.desk_trusted_proxies < 0:
+            raise ConfigError("DESK_ENROLMENT_TTL_S must be >= 60 and DESK_TRUSTED_PROXIES >= 0")
         if self.is_production:
             missing = [
                 name
@@ -202,8 +325,28 @@ class Settings:
                 )
             if self.sms_backend == "console":
                 raise ConfigError("APP_ENV=production cannot use SMS_BACKEND=console")
+            self._refuse_weak_secrets()
         if self.sms_backend == "africastalking" and not self.at_api_key and not self.at_base_url:
             raise ConfigError("SMS_BACKEND=africastalking needs AT_API_KEY")
+
+    def _refuse_weak_secrets(self) -> None:
+        """Production secrets must come from a generator (`ussd-app keys generate`)."""
+        weak = [
+            f"{name}: {problem}"
+            for name, value in (
+                ("GATEWAY_TOKEN", self.gateway_token),
+                ("PHONE_HASH_KEY", self.phone_hash_key),
+            )
+            if (problem := secret_problem(value))
+        ]
+        if len(set(self.data_keys)) < len(self.data_keys):
+            weak.append("DATA_KEYS lists the same key twice")
+        if weak:
+            raise ConfigError(
+                "APP_ENV=production refuses weak secrets: "
+                + "; ".join(weak)
+                + " (make new ones with `ussd-app keys generate`)"
+            )
 
     def with_dev_secrets(self) -> Settings:
         """Fill missing secrets for development from a file in the instance folder.

@@ -1,14 +1,17 @@
-"""The service layer's dependencies, built once by `ussd_app.bootstrap` and shared.
+"""The service layer's context: database, encryption, hashing and the collaborators services call.
 
-Handlers reach the database only through functions in `ussd_app.services.*`, which take this
-container; nothing here knows about Flask or RQ.
+Built once by the composition root (`ussd_app.bootstrap`) and passed to every service function.
+Collaborators are typed protocols, all required: a `Services` without the alert path, the queue
+or the SMS observer cannot be built (`MissingCollaborator` names what is missing). Lower features
+(reports, returnees, messaging) call these protocols; the features above implement them
+(`ussd_app.cases.alerts`, `ussd_app.messaging.queues`), so no package imports one above it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+import datetime as dt
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,45 +20,71 @@ from ussd_app.crypto import Cipher
 from ussd_app.db import UnitOfWork
 from ussd_app.phones import normalise, phone_hash
 
-# Hooks the alerts package fills in (ussd_app.cases.alerts); the defaults do nothing, so the
-# USSD core can be tested alone and a missing enqueue is repaired by the sweeper.
-# stage_alerts: inside a report's transaction, stage its alert messages in the outbox.
-AlertStager = Callable[[UnitOfWork, Any], None]
-# on_registration: inside a registration's transaction (registration row, caller's E.164).
-RegistrationHook = Callable[[UnitOfWork, Any, str], None]
-# enqueue_sms: after commit, put outbox row `id` on the queue; True if it was enqueued.
-SmsEnqueuer = Callable[..., bool]
-# on_sms_failed: a message failed for good; e.g. try the partner's next contact.
-SmsFailureHook = Callable[[UnitOfWork, Any], None]
+
+class MissingCollaborator(TypeError):
+    """A service context was built without one of the collaborators it needs."""
 
 
-def _no_alerts(uow: UnitOfWork, report: Any) -> None:
-    return None
+class AlertPort(Protocol):
+    """Who hears of a new report or registration: staged inside the caller's transaction."""
+
+    def stage_report_alerts(self, services: Services, uow: UnitOfWork, report: Any) -> int:
+        """Stage one alert per recipient of `report`; returns how many."""
+        ...
+
+    def stage_registration_notices(
+        self, services: Services, uow: UnitOfWork, registration: Any, phone: str
+    ) -> None:
+        """Stage what a new or updated registration sends (confirmation, partner notices)."""
+        ...
 
 
-def _no_registration_hook(uow: UnitOfWork, registration: Any, phone: str) -> None:
-    return None
+class Enqueuer(Protocol):
+    """Puts an outbox row on the queue after commit; never raises (the sweeper repairs)."""
+
+    def enqueue(
+        self,
+        outbound_id: int,
+        purpose: str | None = None,
+        *,
+        replace: bool = False,
+        at: dt.datetime | None = None,
+    ) -> bool:
+        """True when the row's send job was enqueued (at `at`, when given)."""
+        ...
 
 
-def _no_enqueue(outbound_id: int, purpose: Any = None, *, replace: bool = False) -> bool:
-    return False
+class SmsObserver(Protocol):
+    """What the rest of the service does when an outbound message moves on."""
+
+    def still_needed(self, services: Services, uow: UnitOfWork, row: Any) -> bool:
+        """False when the message should be cancelled before sending (e.g. case taken)."""
+        ...
+
+    def on_sent(self, services: Services, uow: UnitOfWork, row: Any) -> None:
+        """The gateway accepted the message."""
+        ...
+
+    def on_failed(self, services: Services, uow: UnitOfWork, row: Any) -> None:
+        """The message failed for good (e.g. try the partner's next contact)."""
+        ...
 
 
-def _no_failure_hook(uow: UnitOfWork, row: Any) -> None:
-    return None
-
-
-@dataclass
+@dataclass(frozen=True)
 class Services:
-    """Database access, encryption and hashing, shared by every service function."""
+    """Database access, encryption, hashing and collaborators, shared by every service function."""
 
     settings: Settings
     session_factory: sessionmaker[Session]
     cipher: Cipher
-    stage_alerts: AlertStager = field(default=_no_alerts)
-    on_registration: RegistrationHook = field(default=_no_registration_hook)
-    enqueue_sms: SmsEnqueuer = field(default=_no_enqueue)
-    on_sms_failed: SmsFailureHook = field(default=_no_failure_hook)
+    alerts: AlertPort
+    enqueuer: Enqueuer
+    sms_events: SmsObserver
+
+    def __post_init__(self) -> None:
+        missing = [f.name for f in fields(self) if getattr(self, f.name) is None]
+        if missing:
+            raise MissingCollaborator(f"Services built without: {', '.join(missing)}")
 
     def uow(self) -> UnitOfWork:
         """A new unit of work: `with services.uow() as uow: ...; uow.commit()`."""

@@ -93,3 +93,17 @@ def outbox_rows(container: Container, **filters: Any) -> list[OutboundSms]:
 
 def later(minutes: float) -> dt.datetime:
     return utcnow() + dt.timedelta(minutes=minutes)
+
+
+def time_passes(container: Container, minutes: float) -> None:
+    """Move every outbox row's clock back by `minutes`, as if that much time had passed.
+
+    Workers claim a row only when its `next_attempt_at` has come by their own clock, so a test
+    that wants a back-off to be over moves the rows' times, not the worker's.
+    """
+    delta = dt.timedelta(minutes=minutes)
+    with container.services.uow() as uow:
+        for row in uow.session.scalars(select(OutboundSms)):
+            row.next_attempt_at = row.next_attempt_at - delta
+            row.updated_at = row.updated_at - delta
+        uow.commit()

@@ -3,6 +3,7 @@ Talking SDK talking to a local stand-in of the gateway; failures are retried, re
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -25,12 +26,13 @@ from tests.integration.alerts_support import (
     later,
     outbox_rows,
     report_row,
+    time_passes,
 )
 from tests.standin import AtStandIn
 from ussd_app.bootstrap import Container
 from ussd_app.messaging import outbox
 from ussd_app.messaging.models import SmsStatus
-from ussd_app.messaging.queues import Dispatcher
+from ussd_app.messaging.queues import Dispatcher, LeaveForSweeper
 from ussd_app.runtime.maintenance import run_maintenance
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +135,8 @@ class TestDelivery:
         assert health.status_code == 200  # keep taking reports
         assert "sms account problem: 1" in health.get_json()["warnings"][0]
         # Topped up: the sweeper sends it once its back-off has passed.
-        run_maintenance(alert_container, now=later(11))
+        time_passes(alert_container, 11)
+        run_maintenance(alert_container)
         drain(alert_container)
         assert all(r.status == SmsStatus.SENT.value for r in outbox_rows(alert_container))
 
@@ -142,15 +145,18 @@ class TestNothingIsLost:
     def test_redis_down_at_submit_time_is_delivered_once_redis_returns(
         self, alert_container: Container, standin: AtStandIn
     ) -> None:
-        working = alert_container.services.enqueue_sms
-        alert_container.services.enqueue_sms = Dispatcher(DeadRedis()).enqueue  # type: ignore[arg-type]
+        working = alert_container.services
+        alert_container.services = dataclasses.replace(
+            working,
+            enqueuer=Dispatcher(DeadRedis()),  # type: ignore[arg-type]
+        )
         ref = file_report(alert_container)  # the report stands though Redis is down
         assert report_row(alert_container, ref).priority == "P1"
         rows = outbox_rows(alert_container)
         assert rows and all(r.status == SmsStatus.PENDING.value for r in rows)
         drain(alert_container)
         assert standin.messages == []
-        alert_container.services.enqueue_sms = working  # Redis is back
+        alert_container.services = working  # Redis is back
         result = run_maintenance(alert_container, now=later(1))
         assert result.enqueued == len(rows)
         drain(alert_container)
@@ -163,7 +169,8 @@ class TestNothingIsLost:
         settings = alert_container.settings
         # The gateway hangs on the first send; the worker process is killed while waiting.
         standin.fail_next("timeout", times=1, delay_s=30.0)
-        alert_container.services.enqueue_sms = lambda *a, **k: False  # enqueue by hand below
+        working = alert_container.services
+        alert_container.services = dataclasses.replace(working, enqueuer=LeaveForSweeper())
         ref = file_report(alert_container, answers={**P1_ANSWERS, "place": "LS-K"})
         rows = outbox_rows(alert_container)
         first = rows[0]
@@ -208,7 +215,7 @@ class TestNothingIsLost:
             proc.wait(timeout=10)
         assert outbox_rows(alert_container, id=first.id)[0].status == SmsStatus.SENDING.value
         # The sweeper frees the claim after the lease and re-enqueues it; a new worker sends.
-        alert_container.services.enqueue_sms = alert_container.dispatcher.enqueue
+        alert_container.services = working
         run_maintenance(alert_container, now=later(outbox.CLAIM_LEASE.total_seconds() / 60 + 1))
         drain(alert_container)
         statuses = {r.id: r.status for r in outbox_rows(alert_container)}

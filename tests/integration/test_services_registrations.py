@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from tests.doubles import NoAlerts
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
@@ -244,7 +245,9 @@ def test_registration_hook_runs_inside_the_transaction(services: Services) -> No
             ).first()
         seen.append((reg.ref, e164, visible is None))
 
-    ref = register(dataclasses.replace(services, on_registration=hook), phone="5812 3456")
+    ref = register(
+        dataclasses.replace(services, alerts=NoAlerts(on_registration=hook)), phone="5812 3456"
+    )
     assert seen == [(ref, PHONE, True)]
 
 
@@ -253,6 +256,6 @@ def test_a_failing_registration_hook_rolls_back(services: Services) -> None:
         raise RuntimeError("staging failed")
 
     with pytest.raises(RuntimeError, match="staging failed"):
-        register(dataclasses.replace(services, on_registration=hook))
+        register(dataclasses.replace(services, alerts=NoAlerts(on_registration=hook)))
     assert all_registrations(services) == []
     assert consents(services) == []

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import func, select
 
+from tests.doubles import NoAlerts
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.db import Base, UnitOfWork
@@ -254,7 +255,7 @@ def test_alerts_are_staged_inside_the_report_transaction(services: Services) -> 
         )
         uow.after_commit(lambda: after.append(report.ref))
 
-    staged = dataclasses.replace(services, stage_alerts=stager)
+    staged = dataclasses.replace(services, alerts=NoAlerts(on_report=stager))
     ref, _ = submit(staged)
 
     assert len(seen) == 1
@@ -277,7 +278,10 @@ def test_a_failing_stager_rolls_the_report_back(services: Services) -> None:
         raise StagingFailed
 
     with pytest.raises(StagingFailed):
-        submit(dataclasses.replace(services, stage_alerts=stager), idempotency_key="ATUid_x")
+        submit(
+            dataclasses.replace(services, alerts=NoAlerts(on_report=stager)),
+            idempotency_key="ATUid_x",
+        )
 
     assert count(services, TraffickingReport) == 0
     assert count(services, ReporterContact) == 0

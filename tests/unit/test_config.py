@@ -10,9 +10,9 @@ PRODUCTION = {
     "APP_ENV": "production",
     "DATABASE_URL": "postgres://u@db/ussd",
     "REDIS_URL": "redis://cache:6379/0",
-    "GATEWAY_TOKEN": "t0ken",
+    "GATEWAY_TOKEN": "Vq3yH8kR0tLw5ZpB2nXc7JmS9dF4gA6eU1iO_-bTzYa",  # see test_secrets.py
     "DATA_KEYS": "x4Cj1wYBEgLCXvLZ0bKc4XoA8v0m8kq9bqJ2kXo1Jm4=",
-    "PHONE_HASH_KEY": "k",
+    "PHONE_HASH_KEY": "pX7wE2rT9yU4iO1aS6dF3gH8jK5lZ0xC-_vBnMqWeRt",
     "SMS_BACKEND": "africastalking",
     "AT_USERNAME": "lesotho-app",
     "AT_API_KEY": "secret",

@@ -1,16 +1,19 @@
-"""Connects the service layer's hooks to the alert path: routing, texts, outbox and queue.
+"""The alert path for cases: who is alerted to a report (routing + texts into the outbox), what a
+registration sends, and what a message's progress means for its case.
 
-`wire(container)` is called by bootstrap, so the web process and the worker stage and send
-alerts the same way.
+`ReportAlerts` (an `AlertPort`) and `CaseSmsObserver` (an `SmsObserver`) are given to `Services`
+by the composition root, so the web process, the worker and the CLI stage and react alike.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
+from ussd_app.cases import machine
+from ussd_app.cases.authority import SYSTEM
 from ussd_app.cases.texts import alert_text, returnee_confirmation_text
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
@@ -18,26 +21,43 @@ from ussd_app.messaging import outbox
 from ussd_app.messaging.models import OutboundSms, SmsOptOut, SmsPurpose
 from ussd_app.partners.directory import load_directory
 from ussd_app.partners.routing import Detail, facts_from_report, next_contact, route_report
-from ussd_app.reports.models import TraffickingReport
-
-if TYPE_CHECKING:
-    from ussd_app.bootstrap import Container
+from ussd_app.reports.models import ReportStatus, TraffickingReport
 
 log = logging.getLogger(__name__)
 
 
-def wire(container: Container) -> None:
-    services = container.services
-    services.enqueue_sms = container.dispatcher.enqueue
-    services.stage_alerts = lambda uow, report: _stage(services, uow, report)
-    services.on_registration = lambda uow, reg, phone: stage_registration_sms(
-        services, uow, reg, phone
-    )
-    services.on_sms_failed = lambda uow, row: reroute_failed(services, uow, row)
+class ReportAlerts:
+    """The `AlertPort` the composition root gives every `Services`: stage alerts and notices."""
+
+    def stage_report_alerts(self, services: Services, uow: UnitOfWork, report: Any) -> int:
+        return stage_report_alerts(services, uow, report)
+
+    def stage_registration_notices(
+        self, services: Services, uow: UnitOfWork, registration: Any, phone: str
+    ) -> None:
+        stage_registration_sms(services, uow, registration, phone)
 
 
-def _stage(services: Services, uow: UnitOfWork, report: TraffickingReport) -> None:
-    stage_report_alerts(services, uow, report)
+class CaseSmsObserver:
+    """The `SmsObserver`: what a message's progress means for its case."""
+
+    def still_needed(self, services: Services, uow: UnitOfWork, row: OutboundSms) -> bool:
+        """An escalation for a case someone has already taken need not go out."""
+        if row.purpose != SmsPurpose.ESCALATION.value or row.report_id is None:
+            return True
+        report = uow.session.get(TraffickingReport, row.report_id)
+        return report is None or report.acknowledged_at is None
+
+    def on_sent(self, services: Services, uow: UnitOfWork, row: OutboundSms) -> None:
+        """The reporter's coarse status becomes "passed on" once an alert has left."""
+        if row.report_id is None or row.purpose != SmsPurpose.ALERT.value:
+            return
+        report = uow.session.get(TraffickingReport, row.report_id)
+        if report is not None and report.status == ReportStatus.RECEIVED.value:
+            machine.apply(services, uow, report, machine.CaseAction.ALERTED, SYSTEM)
+
+    def on_failed(self, services: Services, uow: UnitOfWork, row: OutboundSms) -> None:
+        reroute_failed(services, uow, row)
 
 
 def stage_report_alerts(services: Services, uow: UnitOfWork, report: TraffickingReport) -> int:

@@ -9,9 +9,10 @@ import datetime as dt
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from ussd_app.cases.models import CaseAction, CaseEvent
+from ussd_app.cases import machine
+from ussd_app.cases.authority import SYSTEM
+from ussd_app.cases.machine import CaseAction
 from ussd_app.cases.texts import escalation_text
 from ussd_app.container import Services
 from ussd_app.db import utcnow
@@ -64,11 +65,11 @@ def _escalate_one(services: Services, report_id: int, now: dt.datetime) -> str |
         window = ack_window(services, report.priority)
         if window is None or report.created_at > now - window:
             return None
-        uow.session.add(CaseEvent(report_id=report.id, action=CaseAction.ESCALATED.value, level=1))
-        try:
-            uow.session.flush()
-        except IntegrityError:
-            return None  # escalated already
+        escalated = machine.apply(
+            services, uow, report, CaseAction.ESCALATED, SYSTEM, level=1, now=now
+        )
+        if not escalated.done:
+            return None  # escalated already, or taken meanwhile
         directory = load_directory(uow.session)
         partners = sorted(
             {

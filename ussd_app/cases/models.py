@@ -1,40 +1,50 @@
-"""What staff did with a report: who acknowledged it, escalations, closing notes (the audit trail).
+"""What happened to a case (a report, or a registration): one row per action, never overwritten.
 
-One row per action, so "who took it, when, and what happened since" is never overwritten. The
-report's own `status`/`acknowledged_at`/`closed_at` are the quick summary of these rows.
+Who acknowledged it, assigned or transferred it, noted, closed or reopened it, escalations and
+refused attempts. The report's own `status`, `holder_partner_code`, `assignee_user_id`,
+`acknowledged_at` and `closed_at` are the quick summary; these rows are the history. Rows are
+written only by `ussd_app.cases.machine.apply` (DESIGN decision 11).
 """
 
 from __future__ import annotations
 
-import enum
-
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ussd_app.db import Base, created_at
 
 
-class CaseAction(enum.StrEnum):
-    ACKNOWLEDGED = "acknowledged"
-    ESCALATED = "escalated"
-    CLOSED = "closed"
-
-
 class CaseEvent(Base):
-    """One action on a report by a partner contact (or by the system, for escalations)."""
+    """One action on a case by a partner contact, a desk user, or the system."""
 
     __tablename__ = "case_events"
     __table_args__ = (
-        # A report is escalated once per level; the sweeper may look twice.
-        UniqueConstraint("report_id", "action", "level", name="once"),
         Index("ix_case_events_report_action", "report_id", "action"),
+        # A report is escalated once per level, however often the sweeper looks.
+        Index(
+            "uq_case_events_escalation_once",
+            "report_id",
+            "level",
+            unique=True,
+            sqlite_where=text("action = 'escalated'"),
+            postgresql_where=text("action = 'escalated'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("trafficking_reports.id", ondelete="CASCADE"))
+    report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trafficking_reports.id", ondelete="CASCADE")
+    )
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), index=True
+    )
     action: Mapped[str] = mapped_column(String(16))
     level: Mapped[int] = mapped_column(default=0)  # escalation level; 0 for other actions
+    channel: Mapped[str] = mapped_column(String(8), default="system")  # sms / desk / system
     partner_code: Mapped[str | None] = mapped_column(String(64))
     contact_id: Mapped[int | None] = mapped_column()
-    note_enc: Mapped[str | None] = mapped_column(Text)  # closing note; may name people
+    user_id: Mapped[int | None] = mapped_column()  # staff_users.id for desk actions
+    outcome: Mapped[str | None] = mapped_column(String(24))  # closing outcome code
+    detail: Mapped[str | None] = mapped_column(String(64))  # e.g. target partner, refused action
+    note_enc: Mapped[str | None] = mapped_column(Text)  # a note; may name people, so encrypted
     created_at: Mapped[created_at]

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ussd_app.cases import lookups
-from ussd_app.cases.models import CaseAction, CaseEvent
+from ussd_app.cases import actions, lookups
+from ussd_app.cases.authority import Actor
+from ussd_app.cases.machine import Outcome
 from ussd_app.container import Services
-from ussd_app.db import UnitOfWork, utcnow
+from ussd_app.db import UnitOfWork
 from ussd_app.messaging import outbox
-from ussd_app.messaging.models import InboundSms, OutboundSms, SmsOptOut, SmsPurpose
+from ussd_app.messaging.models import InboundSms, SmsOptOut, SmsPurpose
 from ussd_app.partners.models import Partner, PartnerContact
 from ussd_app.phones import InvalidPhoneNumber, mask
 from ussd_app.references import normalise_reference
-from ussd_app.reports import retention
 from ussd_app.reports.models import TraffickingReport
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,10 @@ REPLIES: dict[str, dict[str, str]] = {
 STAFF_REPLIES = {
     "acked": "You have taken case {ref}. Full details are on the desk.",
     "already": "Case {ref} was already taken by {partner}.",
-    "taken_notice": "Case {ref} has been taken by {partner}. No action needed from you.",
     "closed": "Case {ref} is closed. Thank you.",
     "already_closed": "Case {ref} was already closed.",
+    "not_yours": "Case {ref} was not sent to your organisation. Please call the duty desk.",
+    "not_holder": "Case {ref} is held by {partner}; only they can close it.",
 }
 
 _REF = re.compile(r"^[RTrt]-?\d{4,8}$")
@@ -229,66 +230,28 @@ def _staff_case(
     return contact, report, rest
 
 
+def _actor(contact: PartnerContact) -> Actor:
+    return Actor("sms", partner_code=contact.partner.code, contact_id=contact.id)
+
+
 def _ack(uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str) -> None:
     found = _staff_case(uow, services, sender, parsed, gid, "ACK")
     if found is None:
         return None
     contact, report, _ = found
-    ref = report.ref
-    taken = uow.session.scalar(
-        select(CaseEvent).where(
-            CaseEvent.report_id == report.id, CaseEvent.action == CaseAction.ACKNOWLEDGED.value
-        )
-    )
-    if taken is not None:
-        holder = uow.session.scalar(select(Partner.name).where(Partner.code == taken.partner_code))
-        body = STAFF_REPLIES["already"].format(ref=ref, partner=holder or "another partner")
-        _reply(uow, services, sender, gid, body)
-        return None
-    partner = contact.partner
-    uow.session.add(
-        CaseEvent(
-            report_id=report.id,
-            action=CaseAction.ACKNOWLEDGED.value,
-            partner_code=partner.code,
-            contact_id=contact.id,
-        )
-    )
-    report.acknowledged_at = utcnow()
-    if report.status in ("received", "sent"):
-        report.status = "acknowledged"
-    _reply(uow, services, sender, gid, STAFF_REPLIES["acked"].format(ref=ref))
-    _notify_others(uow, services, report, sender, partner.name)
+    result = actions.acknowledge(services, uow, report, _actor(contact))
+    if result.outcome is Outcome.REFUSED:
+        body = STAFF_REPLIES["not_yours"].format(ref=report.ref)
+    elif result.outcome is Outcome.NOT_NOW:
+        holder = actions.partner_name(uow, report.holder_partner_code)
+        if report.status == "closed":
+            body = STAFF_REPLIES["already_closed"].format(ref=report.ref)
+        else:
+            body = STAFF_REPLIES["already"].format(ref=report.ref, partner=holder)
+    else:
+        body = STAFF_REPLIES["acked"].format(ref=report.ref)
+    _reply(uow, services, sender, gid, body)
     return None
-
-
-def _notify_others(
-    uow: UnitOfWork, services: Services, report: TraffickingReport, acker: str, partner: str
-) -> None:
-    """Tell everyone else alerted for this case who took it, once per number."""
-    acker_hash = services.hash_phone(acker)
-    rows = uow.session.execute(
-        select(OutboundSms.to_hash, OutboundSms.to_enc)
-        .where(
-            OutboundSms.report_id == report.id,
-            OutboundSms.purpose.in_([SmsPurpose.ALERT.value, SmsPurpose.ESCALATION.value]),
-        )
-        .order_by(OutboundSms.id)
-    ).all()
-    seen = {acker_hash}
-    for to_hash, to_enc in rows:
-        if to_hash in seen:
-            continue
-        seen.add(to_hash)
-        outbox.stage(
-            uow,
-            services,
-            to=services.cipher.decrypt(to_enc),
-            body=STAFF_REPLIES["taken_notice"].format(ref=report.ref, partner=partner),
-            purpose=SmsPurpose.NOTICE,
-            key=f"notice:{report.id}:{to_hash[:32]}",
-            report_id=report.id,
-        )
 
 
 def _close(
@@ -298,25 +261,18 @@ def _close(
     if found is None:
         return None
     contact, report, note = found
-    ref = report.ref
-    if report.status == "closed":
-        _reply(uow, services, sender, gid, STAFF_REPLIES["already_closed"].format(ref=ref))
-        return None
-    uow.session.add(
-        CaseEvent(
-            report_id=report.id,
-            action=CaseAction.CLOSED.value,
-            partner_code=contact.partner.code,
-            contact_id=contact.id,
-            note_enc=services.cipher.encrypt(note) if note else None,
+    result = actions.close(services, uow, report, _actor(contact), note=note or None)
+    if result.outcome is Outcome.REFUSED:
+        body = STAFF_REPLIES["not_holder"].format(
+            ref=report.ref, partner=actions.partner_name(uow, report.holder_partner_code)
         )
-    )
-    now = utcnow()
-    report.status = "closed"
-    report.closed_at = now
-    report.acknowledged_at = report.acknowledged_at or now
-    retention.schedule_purge_on_close(uow, report.id, now)
-    _reply(uow, services, sender, gid, STAFF_REPLIES["closed"].format(ref=ref))
+        if not report.holder_partner_code:
+            body = STAFF_REPLIES["not_yours"].format(ref=report.ref)
+    elif result.outcome is Outcome.NOT_NOW:
+        body = STAFF_REPLIES["already_closed"].format(ref=report.ref)
+    else:
+        body = STAFF_REPLIES["closed"].format(ref=report.ref)
+    _reply(uow, services, sender, gid, body)
     return None
 
 

@@ -12,10 +12,9 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, request
 
 from ussd_app.container import Services
+from ussd_app.gateway import correlation_id, plain, require_gateway_token
 from ussd_app.inbound import commands as sms_commands
 from ussd_app.messaging import delivery_reports
-from ussd_app.ussd.hops import correlation_id
-from ussd_app.web.gateway import plain, require_gateway_token
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)

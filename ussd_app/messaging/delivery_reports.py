@@ -1,9 +1,9 @@
 """Delivery reports from the gateway (`POST /sms/delivery`), applied as ordered transitions.
 
 Reports can arrive twice, late, or out of order (a `Buffered` after the `Success`). Each report is
-stored once (message id + status), and a message's status only moves forward: sent -> in transit
--> delivered or failed. A final failure hands the message to `services.on_sms_failed`, which tries
-the partner's next contact. A report that arrives before the worker has recorded the message id is
+stored once (message id + status), and a message's status only moves forward (the table in
+`ussd_app.messaging.status`): sent -> delivered or failed. A final failure goes to
+`services.sms_events.on_failed`, which tries the partner's next contact. A report that arrives before the worker has recorded the message id is
 kept and applied when the id is recorded.
 """
 
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.messaging.models import DeliveryReport, OutboundSms, SmsStatus
+from ussd_app.messaging.status import SmsActor, allowed, transition
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +64,16 @@ def apply_status(
     uow: UnitOfWork, services: Services, row: OutboundSms, status: str, reason: str | None
 ) -> str:
     """Move `row` forward according to a gateway status; never backwards."""
-    if row.status in (SmsStatus.DELIVERED.value, SmsStatus.FAILED.value):
-        return "ignored"  # already final; a late or duplicate report changes nothing
-    if status in DELIVERED:
-        row.status = SmsStatus.DELIVERED.value
+    now = utcnow()
+    if status in DELIVERED and allowed(row.status, SmsStatus.DELIVERED, SmsActor.GATEWAY):
+        transition(row, SmsStatus.DELIVERED, SmsActor.GATEWAY, now=now)
         row.gateway_status = status
-        row.delivered_at = utcnow()
         return "delivered"
-    if status in FINAL_FAILURES:
-        row.status = SmsStatus.FAILED.value
+    if status in FINAL_FAILURES and allowed(row.status, SmsStatus.FAILED, SmsActor.GATEWAY):
+        error = f"delivery: {status} {reason or ''}".strip()
+        transition(row, SmsStatus.FAILED, SmsActor.GATEWAY, now=now, error=error)
         row.gateway_status = status
-        row.last_error = f"delivery: {status} {reason or ''}".strip()[:255]
-        services.on_sms_failed(uow, row)
+        services.sms_events.on_failed(services, uow, row)
         return "failed"
     if status in IN_TRANSIT and row.status == SmsStatus.SENT.value:
         row.gateway_status = status

@@ -18,7 +18,7 @@ from ussd_app.db import Base, created_at, updated_at, utcnow
 
 
 class SmsStatus(enum.StrEnum):
-    """Where an outbound message is. See README "Alert states" for what each means to staff."""
+    """Where an outbound message is (moves: `ussd_app.messaging.status`; README "Alert states")."""
 
     PENDING = "pending"  # waiting for a worker (queued, or to be swept)
     SENDING = "sending"  # a worker has claimed it and is talking to the gateway
@@ -52,6 +52,9 @@ class OutboundSms(Base):
     report_id: Mapped[int | None] = mapped_column(
         ForeignKey("trafficking_reports.id", ondelete="SET NULL"), index=True
     )
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL"), index=True
+    )
     partner_code: Mapped[str | None] = mapped_column(String(64))
     contact_id: Mapped[int | None] = mapped_column()  # partner_contacts.id, kept after re-imports
     detail: Mapped[str | None] = mapped_column(String(8))  # full / brief
@@ -64,6 +67,7 @@ class OutboundSms(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column()
     sent_at: Mapped[dt.datetime | None] = mapped_column()
     delivered_at: Mapped[dt.datetime | None] = mapped_column()
+    failed_at: Mapped[dt.datetime | None] = mapped_column()
     message_id: Mapped[str | None] = mapped_column(String(128))
     gateway_status: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(String(255))

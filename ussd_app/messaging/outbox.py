@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ussd_app.container import Services
@@ -29,11 +29,14 @@ from ussd_app.messaging.backends.base import (
     TransientSmsError,
 )
 from ussd_app.messaging.models import OutboundSms, SmsPurpose, SmsStatus
+from ussd_app.messaging.status import SmsActor, sources_of, transition
 
 log = logging.getLogger(__name__)
 
 # How long after staging the sweeper leaves a pending row to the normal after-commit enqueue.
 ENQUEUE_GRACE = dt.timedelta(seconds=20)
+# A job may run this much before its row is due (clocks of web and worker hosts differ a little).
+CLAIM_EARLY = dt.timedelta(seconds=5)
 # A row claimed longer ago than this belongs to a worker that died mid-send.
 CLAIM_LEASE = dt.timedelta(minutes=2)
 # Waiting after an account problem (no balance, bad sender id) before trying again.
@@ -84,17 +87,26 @@ def stage(
     row_id = row.id
 
     def enqueue() -> None:
-        services.enqueue_sms(row_id, purpose)
+        services.enqueuer.enqueue(row_id, purpose.value)
 
     uow.after_commit(enqueue)
     return row
 
 
 def claim(session: Session, outbound_id: int, now: dt.datetime) -> bool:
-    """Take the row for sending; False if another worker has it or it is no longer pending."""
+    """Take the row for sending; False if another worker has it, it is done, or not yet due.
+
+    An atomic compare-and-set UPDATE (only one worker can win), with its WHERE built from the
+    state machine's table; `next_attempt_at` is the one retry clock, so a job that runs early
+    (a duplicate, a sweeper's re-enqueue) finds nothing to do.
+    """
     result = session.execute(
         update(OutboundSms)
-        .where(OutboundSms.id == outbound_id, OutboundSms.status == SmsStatus.PENDING.value)
+        .where(
+            OutboundSms.id == outbound_id,
+            OutboundSms.status.in_(sources_of(SmsStatus.SENDING, SmsActor.WORKER)),
+            OutboundSms.next_attempt_at <= now + CLAIM_EARLY,
+        )
         .values(
             status=SmsStatus.SENDING.value,
             claimed_at=now,
@@ -120,8 +132,8 @@ def deliver(
             return DeliveryResult.SKIPPED
         row = uow.session.get(OutboundSms, outbound_id)
         assert row is not None
-        if _no_longer_needed(uow.session, row):
-            row.status = SmsStatus.CANCELLED.value
+        if not services.sms_events.still_needed(services, uow, row):
+            transition(row, SmsStatus.CANCELLED, SmsActor.WORKER, now=now, error="not needed")
             uow.commit()
             return DeliveryResult.SKIPPED
         # Commit the claim before talking to the gateway: a crash mid-send leaves a 'sending'
@@ -144,29 +156,16 @@ def deliver(
         row = uow.session.get(OutboundSms, outbound_id)
         assert row is not None
         outcome = _record(uow, services, row, result, error, attempts, retry_delays, now)
+        if outcome in (DeliveryResult.RETRY, DeliveryResult.ACCOUNT):
+            due, purpose = row.next_attempt_at, row.purpose
+            # The row's next_attempt_at is the only retry clock: feed the queue for that time.
+            uow.after_commit(lambda: _enqueue_retry(services, outbound_id, purpose, due))
         uow.commit()
     return outcome
 
 
-def _no_longer_needed(session: Session, row: OutboundSms) -> bool:
-    """An escalation for a case someone has already taken need not go out."""
-    if row.purpose != SmsPurpose.ESCALATION.value or row.report_id is None:
-        return False
-    from ussd_app.reports.models import TraffickingReport
-
-    report = session.get(TraffickingReport, row.report_id)
-    return report is not None and report.acknowledged_at is not None
-
-
-def _mark_report_sent(session: Session, row: OutboundSms) -> None:
-    """The reporter's coarse status becomes "passed on" once an alert has left."""
-    if row.report_id is None or row.purpose != SmsPurpose.ALERT.value:
-        return
-    from ussd_app.reports.models import TraffickingReport
-
-    report = session.get(TraffickingReport, row.report_id)
-    if report is not None and report.status == "received":
-        report.status = "sent"
+def _enqueue_retry(services: Services, outbound_id: int, purpose: str, due: dt.datetime) -> None:
+    services.enqueuer.enqueue(outbound_id, purpose, at=due)
 
 
 def _record(
@@ -181,9 +180,14 @@ def _record(
 ) -> DeliveryResult:
     if isinstance(error, AccountSmsError) or (result and result.outcome is Outcome.ACCOUNT):
         reason = str(error) if error else f"{result.status if result else ''}"
-        row.status = SmsStatus.PENDING.value
-        row.next_attempt_at = now + ACCOUNT_BACKOFF
-        row.last_error = f"account: {reason}"[:255]
+        transition(
+            row,
+            SmsStatus.PENDING,
+            SmsActor.WORKER,
+            now=now,
+            error=f"account: {reason}",
+            next_attempt_at=now + ACCOUNT_BACKOFF,
+        )
         # Loud on purpose: no alert leaves until an administrator tops up or fixes the sender id.
         log.critical(
             "SMS ACCOUNT PROBLEM (%s): alerts are held until it is fixed; sms id=%s",
@@ -194,27 +198,29 @@ def _record(
     if error is not None or result is None or result.outcome is Outcome.TRANSIENT:
         reason = str(error) if error else (result.status if result else "no result")
         delay = retry_delays[min(attempts - 1, len(retry_delays) - 1)] if retry_delays else 60
-        row.status = SmsStatus.PENDING.value
-        row.next_attempt_at = now + dt.timedelta(seconds=delay)
-        row.last_error = f"transient: {reason}"[:255]
+        transition(
+            row,
+            SmsStatus.PENDING,
+            SmsActor.WORKER,
+            now=now,
+            error=f"transient: {reason}",
+            next_attempt_at=now + dt.timedelta(seconds=delay),
+        )
         log.warning("sms id=%s: transient failure, retrying", row.id)
         return DeliveryResult.RETRY
     if result.outcome is Outcome.ACCEPTED:
-        row.status = SmsStatus.SENT.value
+        transition(row, SmsStatus.SENT, SmsActor.WORKER, now=now)
         row.message_id = result.message_id
         row.gateway_status = result.status
-        row.sent_at = now
-        row.last_error = None
-        _mark_report_sent(uow.session, row)
+        services.sms_events.on_sent(services, uow, row)
         from ussd_app.messaging.delivery_reports import apply_stored_reports
 
         apply_stored_reports(uow, services, row)
         return DeliveryResult.SENT
-    row.status = SmsStatus.FAILED.value
+    transition(row, SmsStatus.FAILED, SmsActor.WORKER, now=now, error=f"permanent: {result.status}")
     row.gateway_status = result.status
-    row.last_error = f"permanent: {result.status}"[:255]
     log.warning("sms id=%s: permanent failure %s", row.id, result.status)
-    services.on_sms_failed(uow, row)
+    services.sms_events.on_failed(services, uow, row)
     return DeliveryResult.FAILED
 
 
@@ -231,7 +237,7 @@ def sweep(services: Services, now: dt.datetime | None = None, limit: int = 500) 
         freed = uow.session.execute(
             update(OutboundSms)
             .where(
-                OutboundSms.status == SmsStatus.SENDING.value,
+                OutboundSms.status.in_(sources_of(SmsStatus.PENDING, SmsActor.SWEEPER)),
                 OutboundSms.claimed_at < now - CLAIM_LEASE,
             )
             .values(status=SmsStatus.PENDING.value, last_error="freed: worker lost mid-send")
@@ -250,6 +256,20 @@ def sweep(services: Services, now: dt.datetime | None = None, limit: int = 500) 
         uow.commit()
     enqueued = 0
     for row_id, purpose in due:
-        if services.enqueue_sms(row_id, SmsPurpose(purpose), replace=True):
+        if services.enqueuer.enqueue(row_id, purpose, replace=True):
             enqueued += 1
     return SweepResult(freed=int(getattr(freed, "rowcount", 0) or 0), enqueued=enqueued)
+
+
+def held_by_account_problem(services: Services) -> int:
+    """How many messages wait for an SMS account problem to be fixed (and the DB answers)."""
+    with services.uow() as uow:
+        return int(
+            uow.session.scalar(
+                select(func.count(OutboundSms.id)).where(
+                    OutboundSms.status == SmsStatus.PENDING.value,
+                    OutboundSms.last_error.like("account:%"),
+                )
+            )
+            or 0
+        )

@@ -6,8 +6,10 @@ confirmations go on `messages`. A job carries only the outbox row id.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 from rq import Queue
@@ -21,13 +23,18 @@ log = logging.getLogger(__name__)
 QUEUE_ALERTS = "alerts"
 QUEUE_MESSAGES = "messages"
 QUEUE_NAMES = (QUEUE_ALERTS, QUEUE_MESSAGES)  # in priority order
+# The job, named by its path so this package never imports the process layer that runs it.
+SEND_JOB = "ussd_app.runtime.jobs.send_outbound_sms"
 URGENT_PURPOSES = frozenset({SmsPurpose.ALERT, SmsPurpose.ESCALATION, SmsPurpose.ADMIN})
 DEFAULT_RETRY_DELAYS: tuple[int, ...] = (10, 30, 120, 600, 1800)
 JOB_TIMEOUT_S = 60  # the SDK call has its own (connect, read) timeout well inside this
 
 
-def job_id(outbound_id: int) -> str:
-    return f"sms-{outbound_id}"
+def job_id(outbound_id: int, at: dt.datetime | None = None) -> str:
+    """The send job's id: one per row, and one per scheduled retry time."""
+    if at is None:
+        return f"sms-{outbound_id}"
+    return f"sms-{outbound_id}-at-{int(at.timestamp() * 1000)}"
 
 
 def queue_for(purpose: SmsPurpose | str | None) -> str:
@@ -50,22 +57,33 @@ class Dispatcher:
         return self._queues[name]
 
     def enqueue(
-        self, outbound_id: int, purpose: SmsPurpose | str | None = None, *, replace: bool = False
+        self,
+        outbound_id: int,
+        purpose: SmsPurpose | str | None = None,
+        *,
+        replace: bool = False,
+        at: dt.datetime | None = None,
     ) -> bool:
-        """Enqueue the send job for a row; with `replace`, drop a finished job of the same id."""
-        jid = job_id(outbound_id)
+        """Enqueue the send job for a row (at `at` for a retry, through RQ's scheduler).
+
+        With `replace`, first drop a finished job of the same id (the sweeper found the row still
+        pending). Never raises: a row that is not enqueued is found again by the sweeper.
+        """
+        jid = job_id(outbound_id, at)
+        queue = self._queues[queue_for(purpose)]
+        options: dict[str, Any] = {
+            "job_id": jid,
+            "job_timeout": JOB_TIMEOUT_S,
+            "result_ttl": 3600,
+            "failure_ttl": 7 * 24 * 3600,
+        }
         try:
             if replace:
                 self._drop_if_done(jid)
-            self._queues[queue_for(purpose)].enqueue(
-                "ussd_app.messaging.jobs.send_outbound_sms",
-                outbound_id,
-                job_id=jid,
-                unique=True,
-                job_timeout=JOB_TIMEOUT_S,
-                result_ttl=3600,
-                failure_ttl=7 * 24 * 3600,
-            )
+            if at is None:
+                queue.enqueue(SEND_JOB, outbound_id, unique=True, **options)
+            else:
+                queue.enqueue_at(at, SEND_JOB, outbound_id, **options)
             return True
         except DuplicateJobError:
             return False  # already queued or running
@@ -95,3 +113,23 @@ class Dispatcher:
             JobStatus.CANCELED,
         ):
             job.delete()
+
+
+class LeaveForSweeper:
+    """An enqueuer for processes without Redis (operator commands): rows stay pending and the
+    sweeper (`ussd-app alerts sweep`, or the embedded worker) sends them within a minute."""
+
+    def __init__(self) -> None:
+        self.left: list[int] = []
+
+    def enqueue(
+        self,
+        outbound_id: int,
+        purpose: SmsPurpose | str | None = None,
+        *,
+        replace: bool = False,
+        at: dt.datetime | None = None,
+    ) -> bool:
+        self.left.append(outbound_id)
+        log.info("sms id=%s staged; the sweeper will send it", outbound_id)
+        return False

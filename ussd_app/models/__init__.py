@@ -13,9 +13,11 @@ from ussd_app.messaging.models import DeliveryReport, InboundSms, OutboundSms, S
 from ussd_app.partners.models import Partner, PartnerContact
 from ussd_app.reports.models import ReporterContact, TraffickingReport
 from ussd_app.returnees.models import Registration
+from ussd_app.staff.models import AuditEvent, RecoveryCode, StaffUser
 from ussd_app.ussd.models import PhonePreference, UssdSessionEvent
 
 __all__ = [
+    "AuditEvent",
     "Base",
     "CaseEvent",
     "ConsentRecord",
@@ -25,9 +27,11 @@ __all__ = [
     "Partner",
     "PartnerContact",
     "PhonePreference",
+    "RecoveryCode",
     "Registration",
     "ReporterContact",
     "SmsOptOut",
+    "StaffUser",
     "TraffickingReport",
     "UssdSessionEvent",
 ]

@@ -1,7 +1,7 @@
 """Trafficking reports: store the report, its reporter's contact apart, and its alerts, at once.
 
 The report, the encrypted contact, the consent record and the alert rows staged by
-`services.stage_alerts` commit in ONE transaction before the caller sees a reference (DESIGN
+`services.alerts` commit in ONE transaction before the caller sees a reference (DESIGN
 decision 7): if any part fails, nothing is stored and the caller is not told it was received.
 A report is never refused for an odd answer: an unknown code is stored as "not answered" and
 logged (by key, never by value), because losing a tip costs more than a gap in it.
@@ -22,6 +22,13 @@ from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.phones import InvalidPhoneNumber, mask
+from ussd_app.records import (
+    UniqueConflict,
+    check_channel,
+    check_language,
+    clean_text,
+    flush_or_conflict,
+)
 from ussd_app.references import new_report_ref, report_ref_digits
 from ussd_app.reports.models import (
     IDEMPOTENCY_KEY_LEN,
@@ -30,13 +37,6 @@ from ussd_app.reports.models import (
     TraffickingReport,
 )
 from ussd_app.reports.triage import Priority, compute_priority
-from ussd_app.returnees.registrations import (
-    UniqueConflict,
-    check_channel,
-    check_language,
-    clean_text,
-    flush_or_conflict,
-)
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def submit_report(
                     if callback_answer is not None:
                         _add_callback_consent(uow, partial)
                     uow.session.flush()
-                    services.stage_alerts(uow, partial)
+                    services.alerts.stage_report_alerts(services, uow, partial)
                     uow.commit()
                     log.info("incomplete report %s completed on resume", partial.ref)
                     return partial.ref, _priority(partial.priority)
@@ -194,7 +194,7 @@ def submit_report(
                 uow.session.flush()
                 # Alert rows join this transaction: report and alerts commit together or not
                 # at all. A stager that raises rolls the report back (the `with` exits unsaved).
-                services.stage_alerts(uow, report)
+                services.alerts.stage_report_alerts(services, uow, report)
                 uow.commit()
         except UniqueConflict:
             continue

@@ -8,6 +8,7 @@ NGO case workers, statistics) cannot tell who made them. The number lives only i
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -26,7 +27,17 @@ from ussd_app.columns import (
 )
 from ussd_app.db import Base, TZDateTime, created_at, updated_at
 
-REPORT_STATUSES = ("received", "sent", "acknowledged", "closed")
+
+class ReportStatus(enum.StrEnum):
+    """A report's case status; moves only through `ussd_app.cases.machine.apply`."""
+
+    RECEIVED = "received"  # filed; no alert has been accepted by the gateway yet
+    ALERTED = "sent"  # at least one alert left (callers see "passed to police")
+    ACKNOWLEDGED = "acknowledged"  # a partner holds it
+    CLOSED = "closed"
+
+
+REPORT_STATUSES = tuple(s.value for s in ReportStatus)
 PRIORITIES = ("P1", "P2", "P3")
 IDEMPOTENCY_KEY_LEN = 128
 
@@ -73,6 +84,10 @@ class TraffickingReport(Base):
     updated_at: Mapped[updated_at]
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
+    # Who has the case: the partner that took it, and (on the desk) the colleague assigned.
+    holder_partner_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    assignee_user_id: Mapped[int | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(24))  # closing outcome code
 
     def __repr__(self) -> str:  # codes only; never the encrypted text
         return f"<TraffickingReport {self.ref} {self.priority} {self.status}>"

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.phones import InvalidPhoneNumber, mask
+from ussd_app.records import check_channel
 from ussd_app.returnees.models import Registration
-from ussd_app.returnees.registrations import check_channel
 
 log = logging.getLogger(__name__)
 

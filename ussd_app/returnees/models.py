@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from sqlalchemy import JSON, CheckConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,7 +21,17 @@ from ussd_app.columns import (
 from ussd_app.consent import CONSENT_VERSION_LEN
 from ussd_app.db import Base, created_at, updated_at
 
-REGISTRATION_STATUSES = ("new", "contacted", "referred", "closed")
+
+class RegistrationStatus(enum.StrEnum):
+    """A registration's follow-up status; moves only through `ussd_app.cases.machine`."""
+
+    NEW = "new"  # registered; no partner has taken it yet
+    CONTACTED = "contacted"  # a partner took it (acknowledged) and is in touch
+    REFERRED = "referred"  # at least one need was referred to a service
+    CLOSED = "closed"
+
+
+REGISTRATION_STATUSES = tuple(s.value for s in RegistrationStatus)
 
 
 class Registration(Base):
@@ -55,6 +67,10 @@ class Registration(Base):
     age_band: Mapped[str | None] = mapped_column(String(CODE_LEN))
     name_enc: Mapped[str | None] = mapped_column(String(NAME_ENC_LEN))
     status: Mapped[str] = mapped_column(String(16), default="new")
+    # Who has the follow-up: the partner that took it, and (on the desk) the colleague assigned.
+    holder_partner_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    assignee_user_id: Mapped[int | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(24))
     channel: Mapped[str] = mapped_column(String(CHANNEL_LEN), default="ussd")
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]

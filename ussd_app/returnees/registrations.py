@@ -7,19 +7,24 @@ so a returnee who redials to correct something does not end up counted twice.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ussd_app import codes as reference
-from ussd_app.columns import CHANNELS, NAME_MAX_CHARS
+from ussd_app.columns import NAME_MAX_CHARS
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
 from ussd_app.phones import mask
+from ussd_app.records import (
+    UniqueConflict,
+    check_channel,
+    check_language,
+    clean_text,
+    flush_or_conflict,
+)
 from ussd_app.references import new_registration_ref
 from ussd_app.returnees.models import Registration
 
@@ -29,7 +34,6 @@ log = logging.getLogger(__name__)
 # changes what the caller is told (purpose, recipients), so each record names what was agreed.
 REGISTRATION_CONSENT_VERSION = "reg-2026-11"
 MAX_ATTEMPTS = 8
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
 
 
 class InvalidAnswers(ValueError):
@@ -38,24 +42,6 @@ class InvalidAnswers(ValueError):
 
 class ConsentRequired(ValueError):
     """The caller did not agree to registration, so nothing may be stored."""
-
-
-class UniqueConflict(Exception):
-    """A unique value was taken between our check and our insert; try again."""
-
-
-def check_language(language: str) -> str:
-    """Return `language` if it looks like a language code (`st`, `en`), else raise ValueError."""
-    if not _LANGUAGE_RE.match(language or ""):
-        raise ValueError("language must be a 2-3 letter code")
-    return language
-
-
-def check_channel(channel: str) -> str:
-    """Return `channel` if it is one the models accept (`ussd`, `sms`), else raise ValueError."""
-    if channel not in CHANNELS:
-        raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
-    return channel
 
 
 def _yes(answers: Mapping[str, Any], key: str) -> bool:
@@ -86,14 +72,6 @@ def _codes(answers: Mapping[str, Any], key: str, allowed: Sequence[str]) -> list
     return [code for code in allowed if code in value]
 
 
-def clean_text(value: Any, max_chars: int) -> str | None:
-    """Free text trimmed and capped; empty means not given."""
-    if value is None:
-        return None
-    text = " ".join(str(value).split())[:max_chars].strip()
-    return text or None
-
-
 def register_returnee(
     services: Services,
     *,
@@ -108,7 +86,7 @@ def register_returnee(
     Raises ConsentRequired unless the caller said yes to registration, and InvalidAnswers if an
     answer is not one of the menu's codes. Consent records are written on every registration
     (also an update): they are the history of what the caller agreed to and when.
-    `services.on_registration(uow, registration, e164)` runs inside the transaction, on every
+    `services.alerts.stage_registration_notices(...)` runs inside the transaction, on every
     create and update, before the commit.
     """
     if answers.get("consent") != "yes":
@@ -140,7 +118,7 @@ def register_returnee(
                 flush_or_conflict(uow)
                 # Follow-up work (e.g. a confirmation SMS to an opted-in caller) is staged in
                 # this same transaction, so it exists exactly when the registration does.
-                services.on_registration(uow, reg, e164)
+                services.alerts.stage_registration_notices(services, uow, reg, e164)
                 uow.commit()
         except UniqueConflict:
             continue
@@ -153,19 +131,6 @@ def register_returnee(
         )
         return reg.ref
     raise RuntimeError("could not store the registration: unique values kept colliding")
-
-
-def flush_or_conflict(uow: UnitOfWork) -> None:
-    """Flush, turning a unique-constraint violation into UniqueConflict so the caller retries.
-
-    The look-up before an insert cannot see a row another transaction is about to commit; the
-    database's unique index is the real guard, and the retry then finds that row.
-    """
-    try:
-        uow.session.flush()
-    except IntegrityError:
-        # Another request took the same ref or phone between our look-up and our insert.
-        raise UniqueConflict from None
 
 
 def _upsert(

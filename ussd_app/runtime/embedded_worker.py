@@ -18,8 +18,8 @@ from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
 from ussd_app.bootstrap import Container
-from ussd_app.messaging import jobs
 from ussd_app.messaging.queues import QUEUE_NAMES
+from ussd_app.runtime import jobs
 from ussd_app.runtime.maintenance import run_maintenance
 
 log = logging.getLogger(__name__)

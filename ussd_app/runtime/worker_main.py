@@ -16,17 +16,18 @@ from sqlalchemy.orm import configure_mappers
 import ussd_app.models  # noqa: F401  (every mapper, before the first job)
 from ussd_app.bootstrap import bootstrap
 from ussd_app.config import Settings
-from ussd_app.logging_setup import configure_logging
-from ussd_app.messaging import jobs
+from ussd_app.logging_setup import configure_logging_for
 from ussd_app.messaging.queues import QUEUE_NAMES
+from ussd_app.runtime import jobs
 
 log = logging.getLogger("worker")
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     """Work the alerts and messages queues (in that order) until stopped (or empty, in burst)."""
-    configure_logging(settings.log_level)
+    configure_logging_for(settings)
     container = bootstrap(settings)
+    configure_logging_for(container.settings)  # now with the development secrets, if any
     jobs.configure(container)
     configure_mappers()
     queues = [container.dispatcher.queue(name) for name in QUEUE_NAMES]

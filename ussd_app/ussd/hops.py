@@ -9,7 +9,6 @@ previous one is a retry and gets the cached reply without running anything again
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 
 from handlers import HandlerContext, HandlerFn
@@ -181,10 +180,6 @@ class HopService:
     def _at_rest(self, state: SessionState) -> bool:
         """True when there is nothing worth resuming (main menu or language choice)."""
         return state.screen in (self._menu.start, self._menu.language_screen)
-
-
-def correlation_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def log_failure(req: UssdRequest | None, cid: str) -> None:

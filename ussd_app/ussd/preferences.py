@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ussd_app.container import Services
 from ussd_app.phones import InvalidPhoneNumber
-from ussd_app.returnees.registrations import UniqueConflict, check_language, flush_or_conflict
+from ussd_app.records import UniqueConflict, check_language, flush_or_conflict
 from ussd_app.ussd.models import PhonePreference
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ussd_app.container import Services
 from ussd_app.phones import InvalidPhoneNumber
-from ussd_app.returnees.registrations import UniqueConflict, flush_or_conflict
+from ussd_app.records import UniqueConflict, flush_or_conflict
 from ussd_app.ussd.models import (
     ERROR_MESSAGE_LEN,
     LAST_SCREEN_LEN,

@@ -8,10 +8,10 @@ import re
 from flask import Blueprint, Response, current_app, request
 
 from ussd_app.bootstrap import Container
+from ussd_app.gateway import BadRequest, correlation_id, form_field, plain, require_gateway_token
 from ussd_app.phones import InvalidPhoneNumber
 from ussd_app.ussd import session_events
-from ussd_app.ussd.hops import UssdRequest, correlation_id, log_failure
-from ussd_app.web.gateway import BadRequest, form_field, plain, require_gateway_token
+from ussd_app.ussd.hops import UssdRequest, log_failure
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)

@@ -10,8 +10,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.config import Settings
-from ussd_app.logging_setup import configure_logging
-from ussd_app.web.gateway import plain
+from ussd_app.gateway import plain
+from ussd_app.logging_setup import configure_logging_for
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +20,16 @@ def build_app(settings: Settings | None = None, container: Container | None = No
     """Create the app; builds its own container unless one is given (tests share one)."""
     if container is None:
         settings = settings or Settings.from_env()
-        configure_logging(settings.log_level)
+        configure_logging_for(settings)
         container = bootstrap(settings)
+        configure_logging_for(container.settings)  # now with the development secrets, if any
         atexit.register(container.close)
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=container.settings.max_body_bytes,
         GATEWAY_TOKEN=container.settings.gateway_token,
+        GATEWAY_NETWORKS=container.settings.gateway_networks,
+        GATEWAY_TRUSTED_PROXIES=container.settings.gateway_trusted_proxies,
     )
     app.extensions["ussd"] = container
 
@@ -37,6 +40,10 @@ def build_app(settings: Settings | None = None, container: Container | None = No
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(health.bp)
+
+    from ussd_app.desk import init_desk
+
+    init_desk(app, container)  # /desk/: staff sign-in, sessions, CSRF, security headers
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> Response:

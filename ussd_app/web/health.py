@@ -7,9 +7,8 @@ not a failure: the web process must stay in rotation so reports are still taken 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import func, select, text
 
-from ussd_app.messaging.models import OutboundSms, SmsStatus
+from ussd_app.messaging.outbox import held_by_account_problem
 
 bp = Blueprint("health", __name__)
 
@@ -21,16 +20,9 @@ def healthz() -> tuple[Response, int]:
     problems: list[str] = []
     warnings: list[str] = []
     try:
-        with container.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            held = conn.scalar(
-                select(func.count(OutboundSms.id)).where(
-                    OutboundSms.status == SmsStatus.PENDING.value,
-                    OutboundSms.last_error.like("account:%"),
-                )
-            )
-            if held:
-                warnings.append(f"sms account problem: {held} messages held until it is fixed")
+        held = held_by_account_problem(container.services)
+        if held:
+            warnings.append(f"sms account problem: {held} messages held until it is fixed")
     except Exception:
         problems.append("database")
     try:

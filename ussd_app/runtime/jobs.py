@@ -6,8 +6,6 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from rq import Retry
-
 from ussd_app.messaging import outbox
 
 if TYPE_CHECKING:
@@ -37,8 +35,9 @@ def get_container() -> Container:
         return _container
 
 
-def send_outbound_sms(outbound_id: int) -> Retry | str:
-    """Send one outbox row; a transient failure asks RQ to retry with backoff."""
+def send_outbound_sms(outbound_id: int) -> str:
+    """Send one outbox row. A transient failure is retried at the row's `next_attempt_at`, for
+    which `outbox.deliver` has already fed the queue; RQ keeps no retry clock of its own."""
     container = get_container()
     result = outbox.deliver(
         container.services,
@@ -46,7 +45,4 @@ def send_outbound_sms(outbound_id: int) -> Retry | str:
         outbound_id,
         retry_delays=container.dispatcher.retry_delays,
     )
-    if result is outbox.DeliveryResult.RETRY:
-        delays = list(container.dispatcher.retry_delays)
-        return Retry(max=len(delays), interval=delays)
     return result.value

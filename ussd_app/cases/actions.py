@@ -1,0 +1,163 @@
+"""What staff do with a case, as one service call per action, shared by SMS commands and the desk.
+
+Each function works inside the caller's unit of work (the caller commits), applies the action
+through the state machine (`ussd_app.cases.machine.apply`, which checks authority and records the
+event) and then does what follows from it: tell the others alerted who took the case, alert the
+partner a case is transferred to, schedule the reporter's number for erasure on close. An action
+taken on the desk and the same action by SMS have the same effect and the same event.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from ussd_app.cases import machine
+from ussd_app.cases.authority import Actor, Case
+from ussd_app.cases.machine import CaseAction, Result
+from ussd_app.cases.texts import alert_text
+from ussd_app.container import Services
+from ussd_app.db import UnitOfWork
+from ussd_app.messaging import outbox
+from ussd_app.messaging.models import OutboundSms, SmsPurpose
+from ussd_app.partners.directory import load_directory
+from ussd_app.partners.models import Partner
+from ussd_app.partners.routing import facts_from_report, first_contact
+from ussd_app.reports import retention
+from ussd_app.reports.models import TraffickingReport
+
+log = logging.getLogger(__name__)
+
+TAKEN_NOTICE = "Case {ref} has been taken by {partner}. No action needed from you."
+
+
+def partner_name(uow: UnitOfWork, code: str | None) -> str:
+    """A partner's display name for staff messages ("another partner" if unknown)."""
+    if not code:
+        return "another partner"
+    name = uow.session.scalar(select(Partner.name).where(Partner.code == code))
+    return name or "another partner"
+
+
+def acknowledge(services: Services, uow: UnitOfWork, case: Case, actor: Actor) -> Result:
+    """Take the case; the others alerted are told who took it (once per number)."""
+    result = machine.apply(services, uow, case, CaseAction.ACKNOWLEDGED, actor)
+    if result.done and isinstance(case, TraffickingReport):
+        _notify_others(services, uow, case, actor)
+    return result
+
+
+def close(
+    services: Services,
+    uow: UnitOfWork,
+    case: Case,
+    actor: Actor,
+    *,
+    outcome: str | None = None,
+    note: str | None = None,
+) -> Result:
+    """Close the case with an outcome and note; a reporter's number is then kept 30 days."""
+    result = machine.apply(
+        services, uow, case, CaseAction.CLOSED, actor, outcome=outcome, note=note
+    )
+    if result.done and isinstance(case, TraffickingReport) and case.closed_at is not None:
+        retention.schedule_purge_on_close(uow, case.id, case.closed_at)
+    return result
+
+
+def reopen(services: Services, uow: UnitOfWork, case: Case, actor: Actor) -> Result:
+    return machine.apply(services, uow, case, CaseAction.REOPENED, actor)
+
+
+def add_note(services: Services, uow: UnitOfWork, case: Case, actor: Actor, note: str) -> Result:
+    if not note.strip():
+        raise ValueError("a note needs some text")
+    return machine.apply(services, uow, case, CaseAction.NOTED, actor, note=note.strip())
+
+
+def assign(
+    services: Services, uow: UnitOfWork, case: Case, actor: Actor, assignee_user_id: int
+) -> Result:
+    """Give the case to a colleague of the holding partner (the desk checks the colleague)."""
+    return machine.apply(
+        services,
+        uow,
+        case,
+        CaseAction.ASSIGNED,
+        actor,
+        assignee_user_id=assignee_user_id,
+        detail=f"user:{assignee_user_id}",
+    )
+
+
+class UnknownPartner(ValueError):
+    """A transfer named a partner that is not in the directory (or has no contact)."""
+
+
+def transfer(
+    services: Services,
+    uow: UnitOfWork,
+    report: TraffickingReport,
+    actor: Actor,
+    to_partner: str,
+    *,
+    note: str | None = None,
+) -> Result:
+    """Refer the case to another partner, which is alerted through the outbox and may take it."""
+    directory = load_directory(uow.session)
+    target = directory.partner(to_partner)
+    contact = first_contact(target) if target is not None else None
+    if target is None or contact is None or to_partner == actor.partner_code:
+        raise UnknownPartner(f"cannot transfer to {to_partner!r}")
+    result = machine.apply(
+        services, uow, report, CaseAction.TRANSFERRED, actor, detail=to_partner, note=note
+    )
+    if result.done:
+        facts = facts_from_report(report)
+        outbox.stage(
+            uow,
+            services,
+            to=contact.phone,
+            body=alert_text(facts, "full" if report.priority == "P1" else "brief"),
+            purpose=SmsPurpose.ALERT,
+            key=f"transfer:{report.id}:{result.event.id if result.event else 0}:{to_partner}",
+            report_id=report.id,
+            partner_code=target.code,
+            contact_id=contact.id,
+            detail="full",
+        )
+    return result
+
+
+def _notify_others(
+    services: Services, uow: UnitOfWork, report: TraffickingReport, actor: Actor
+) -> None:
+    """Tell everyone else alerted for this case who took it, once per number."""
+    partner = partner_name(uow, actor.partner_code)
+    taker_contacts = set()
+    if actor.contact_id is not None:
+        taker_contacts.add(actor.contact_id)
+    rows = uow.session.execute(
+        select(OutboundSms.to_hash, OutboundSms.to_enc, OutboundSms.contact_id)
+        .where(
+            OutboundSms.report_id == report.id,
+            OutboundSms.purpose.in_([SmsPurpose.ALERT.value, SmsPurpose.ESCALATION.value]),
+        )
+        .order_by(OutboundSms.id)
+    ).all()
+    seen: set[str] = set()
+    for to_hash, to_enc, contact_id in rows:
+        if to_hash in seen or (contact_id is not None and contact_id in taker_contacts):
+            seen.add(to_hash)
+            continue
+        seen.add(to_hash)
+        outbox.stage(
+            uow,
+            services,
+            to=services.cipher.decrypt(to_enc),
+            body=TAKEN_NOTICE.format(ref=report.ref, partner=partner),
+            purpose=SmsPurpose.NOTICE,
+            key=f"notice:{report.id}:{to_hash[:32]}",
+            report_id=report.id,
+        )

@@ -1,0 +1,101 @@
+"""What every gateway webhook shares: the address and shared-secret checks, form-field reading."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Response, current_app, request
+
+F = TypeVar("F", bound=Callable[..., Any])
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+log = logging.getLogger(__name__)
+
+
+class BadRequest(ValueError):
+    """A gateway request we cannot accept; the message is sent back with a 400."""
+
+
+def plain(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status=status, mimetype="text/plain", headers=headers)
+
+
+def client_address(trusted_proxies: int) -> str | None:
+    """The address that called us: the connection's peer, or, behind `trusted_proxies` reverse
+    proxies, the X-Forwarded-For entry the outermost trusted proxy wrote (entries to its left
+    are whatever the caller chose to send, so they are never believed). None when a proxy that
+    should be there added no entry."""
+    if trusted_proxies <= 0:
+        return request.remote_addr
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+    forwarded = [a for a in forwarded if a]
+    if len(forwarded) < trusted_proxies:
+        return None
+    return forwarded[-trusted_proxies]
+
+
+def address_allowed(address: str | None, networks: Sequence[Network]) -> bool:
+    """True when `address` is inside one of `networks` (an empty list allows any address)."""
+    if not networks:
+        return True
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
+
+
+def require_gateway_token(view: F) -> F:
+    """Refuse (403) a webhook call from outside GATEWAY_ALLOWED_IPS or without the token.
+
+    Africa's Talking does not sign callbacks, so the callback URLs carry a secret token
+    (`/ussd?token=...`); when GATEWAY_TOKEN is unset (development) that check is off. The
+    optional allow-list (the gateway's published addresses) stops a leaked token being used
+    from anywhere else; empty, it allows any address.
+    """
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        networks: Sequence[Network] = current_app.config.get("GATEWAY_NETWORKS", ())
+        if networks:
+            address = client_address(current_app.config.get("GATEWAY_TRUSTED_PROXIES", 0))
+            if not address_allowed(address, networks):
+                log.warning("gateway callback refused: address %s is not allowed", address)
+                return plain("forbidden: address not allowed\n", 403)
+        expected: str = current_app.config["GATEWAY_TOKEN"]
+        if expected:
+            given = request.args.get("token", "")
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                return plain("forbidden: missing or wrong token\n", 403)
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def form_field(name: str, *, max_len: int, required: bool = True, allow_empty: bool = False) -> str:
+    """A form field, or BadRequest naming what is wrong with it."""
+    value = request.form.get(name)
+    if value is None:
+        if required:
+            raise BadRequest(f"missing form field '{name}'")
+        return ""
+    if not value and not allow_empty and required:
+        raise BadRequest(f"form field '{name}' is empty")
+    if len(value) > max_len:
+        raise BadRequest(f"form field '{name}' is longer than {max_len} characters")
+    return value
+
+
+def correlation_id() -> str:
+    """A short random id that ties an error answer to its log line."""
+    return uuid.uuid4().hex[:12]
