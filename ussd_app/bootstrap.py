@@ -7,7 +7,7 @@ dependencies. Nothing here runs at import time.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import redis
@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 import handlers
 from ussd_app.cases.alerts import CaseSmsObserver, ReportAlerts
 from ussd_app.config import Settings
-from ussd_app.container import Enqueuer, Services
+from ussd_app.container import Enqueuer, MissingCollaborator, Services
 from ussd_app.crypto import Cipher
 from ussd_app.db import make_engine, make_session_factory
 from ussd_app.menu.loader import load_menu
@@ -43,6 +43,15 @@ class Container:
     dispatcher: Dispatcher
     store: SessionStore
     embedded_redis: object | None = None
+
+    def __post_init__(self) -> None:
+        missing = [
+            f.name
+            for f in fields(self)
+            if f.name != "embedded_redis" and getattr(self, f.name) is None
+        ]
+        if missing:
+            raise MissingCollaborator(f"Container built without: {', '.join(missing)}")
 
     def close(self) -> None:
         self.redis.close()

@@ -27,6 +27,8 @@ from ussd_app.runtime.maintenance import run_maintenance
 DESK = "+26659990001"
 BDS = "+26659990071"
 STRANGER = "+26658999999"
+SKILLSHARE = "+26659990101"  # a returnee-only NGO: never alerted to trafficking reports
+QUTHING = "+26659990041"  # a district focal point far from a Maputsoe report
 
 
 class Inbox:
@@ -60,6 +62,63 @@ def report_row_refs(container: Container) -> list[str]:
 
 def _texts_to(standin: AtStandIn, number: str) -> list[str]:
     return [m.text for m in standin.messages if m.number == number]
+
+
+def _events(container: Container, action: str) -> list[CaseEvent]:
+    with container.services.uow() as uow:
+        events = list(uow.session.scalars(select(CaseEvent).where(CaseEvent.action == action)))
+        uow.session.expunge_all()
+        return events
+
+
+class TestAuthority:
+    """Authority follows the alert (issue 8): only a partner alerted to a case, or holding it,
+    acts on it; every refusal is recorded as a case event."""
+
+    def test_an_unalerted_partners_ack_is_refused_and_recorded(
+        self, alert_container: Container, standin: AtStandIn
+    ) -> None:
+        ref = file_report(alert_container)
+        drain(alert_container)
+        Inbox(alert_container).send(SKILLSHARE, f"ACK {ref}")
+        drain(alert_container)
+        report = report_row(alert_container, ref)
+        assert report.acknowledged_at is None and report.holder_partner_code is None
+        assert any("not sent to your organisation" in t for t in _texts_to(standin, SKILLSHARE))
+        (refusal,) = _events(alert_container, "refused")
+        assert refusal.partner_code == "skillshare-lesotho" and refusal.detail == "acknowledged"
+        assert refusal.channel == "sms" and refusal.report_id == report.id
+        # Escalation is not stopped by a refused ACK.
+        assert run_maintenance(alert_container, now=later(16)).escalated == [ref]
+
+    def test_a_partner_from_elsewhere_cannot_close_and_the_case_stays_open(
+        self, alert_container: Container, standin: AtStandIn
+    ) -> None:
+        ref = file_report(alert_container)
+        drain(alert_container)
+        inbox = Inbox(alert_container)
+        inbox.send(QUTHING, f"CLOSE {ref} nothing here")
+        drain(alert_container)
+        assert report_row(alert_container, ref).status != "closed"
+        (refusal,) = _events(alert_container, "refused")
+        assert refusal.partner_code == "lmps-quthing" and refusal.detail == "closed"
+        assert refusal.note_enc is None  # a refused attempt keeps no words
+
+    def test_only_the_holder_closes_a_taken_case(
+        self, alert_container: Container, standin: AtStandIn
+    ) -> None:
+        ref = file_report(alert_container)
+        drain(alert_container)
+        inbox = Inbox(alert_container)
+        inbox.send(BDS, f"ACK {ref}")
+        inbox.send(DESK, f"CLOSE {ref} done")  # alerted, but BDS holds it
+        drain(alert_container)
+        report = report_row(alert_container, ref)
+        assert report.status == "acknowledged" and report.holder_partner_code == "bds-maputsoe"
+        assert any("only they can close it" in t for t in _texts_to(standin, DESK))
+        assert [e.detail for e in _events(alert_container, "refused")] == ["closed"]
+        inbox.send(BDS, f"CLOSE {ref} done")
+        assert report_row(alert_container, ref).status == "closed"
 
 
 class TestAcknowledge:
