@@ -37,10 +37,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def db_engine(database_url: str) -> Iterator[Engine]:
     """One engine per test session, with the schema built by the real migrations."""
     import ussd_app.models  # noqa: F401  (registers every table)
-    from ussd_app.migrate import reset_schema_for_tests
+    from tests.schema import reset_schema
 
     engine = make_engine(Settings(database_url=database_url).resolved_database_url)
-    reset_schema_for_tests(engine)
+    reset_schema(engine)
     yield engine
     engine.dispose()
 

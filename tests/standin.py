@@ -15,7 +15,7 @@ documented `SMSMessageData` body. Tests can script failures:
         at.fail_next("auth")                    # next request: 401 "The supplied authentication..."
         at.messages                             # what was accepted, in order
 
-Run it on its own with `python -m tests.standin --port 8765` (or `ussd-app at-standin`)
+Run it on its own from the repository with `python -m tests.standin --port 8765`
 and set `SMS_BACKEND=africastalking AT_BASE_URL=http://127.0.0.1:8765 AT_API_KEY=dev`.
 """
 
@@ -377,7 +377,7 @@ def _make_handler(standin: AtStandIn) -> type[BaseHTTPRequestHandler]:
 def main(argv: list[str] | None = None) -> int:
     """Run the stand-in in the foreground and print each message as it is 'delivered'."""
     parser = argparse.ArgumentParser(
-        prog="ussd-app at-standin", description="Local stand-in for the Africa's Talking SMS API"
+        prog="python -m tests.standin", description="Local stand-in for the Africa's Talking SMS API"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")

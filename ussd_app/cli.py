@@ -13,6 +13,7 @@ import click
 
 from ussd_app.config import ConfigError, Settings
 from ussd_app.logging_setup import configure_logging_for
+from ussd_app.staff.cli import add_users_commands, desk_banner
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -74,6 +75,8 @@ def serve(host: str, port: int) -> None:
         click.echo(f"  redis:    {_describe_redis(container)}")
         click.echo(f"  sms:      {container.settings.sms_backend}")
         click.echo(f"Try it: ussd-app simulate --url http://{host}:{port}/ussd")
+        for line in desk_banner(container.services, f"http://{host}:{port}/desk/"):
+            click.echo(line)
         server.serve_forever()  # returns on Ctrl-C: werkzeug swallows the KeyboardInterrupt
         click.echo(f"stopping ({_STOPPED_BY[-1] if _STOPPED_BY else 'server shut down'})")
     except KeyboardInterrupt:  # a signal during start-up
@@ -370,17 +373,6 @@ def worker(burst: bool) -> None:
     run_worker(_settings(), burst=burst)
 
 
-@main.command(
-    "at-standin", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
-)
-@click.pass_context
-def at_standin(ctx: click.Context) -> None:
-    """A local stand-in for the Africa's Talking SMS API (demos; see --help of the tool)."""
-    from tests.standin import main as standin_main
-
-    sys.exit(standin_main(list(ctx.args)))
-
-
 @main.group()
 def keys() -> None:
     """Secrets: generate fresh ones, re-encrypt stored data after adding a DATA_KEYS key."""
@@ -442,6 +434,10 @@ def keys_rotate(batch_size: int) -> None:
             err=True,
         )
         sys.exit(1)
+
+
+# `ussd-app users create|list|disable|reset-2fa`: staff accounts for the desk.
+add_users_commands(main, lambda: _services_only(_settings()))
 
 
 if __name__ == "__main__":  # pragma: no cover
