@@ -8,15 +8,24 @@ the decorators in `ussd_app.desk.auth` and the base template `desk/base.html`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+import redis
 from flask import Blueprint, Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ussd_app.config import Settings
 from ussd_app.desk.strings import t
 
-if TYPE_CHECKING:
-    from ussd_app.bootstrap import Container
+
+class DeskContainer(Protocol):
+    """What the desk needs of the composition root's container (`ussd_app.bootstrap`), which
+    it does not import: the app factory above it passes the container in. The service context
+    is read from `app.extensions["ussd"].services` at request time."""
+
+    settings: Settings
+    redis: redis.Redis
+
 
 bp = Blueprint(
     "desk",
@@ -60,7 +69,7 @@ def cookie_name(production: bool) -> str:
     return "__Host-desk" if production else "desk_session"
 
 
-def init_desk(app: Flask, container: Container) -> None:
+def init_desk(app: Flask, container: DeskContainer) -> None:
     """Attach the desk to `app`: sessions, CSRF, headers, throttle, blueprint."""
     from ussd_app.desk import admin, security, views  # noqa: F401  (views register on bp)
     from ussd_app.desk.sessions import RedisSessionInterface

@@ -16,6 +16,7 @@ forgotten password).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -52,8 +53,12 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 _hasher = PasswordHasher()  # Argon2id, RFC 9106 low-memory profile
-# Verified against when the username is unknown, so both cases cost the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both cases cost the same time."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -372,7 +377,7 @@ def check_password(services: Services, username: str, password: str) -> Password
     name = normalise_username(username)
     with services.uow() as uow:
         user = uow.session.scalar(select(StaffUser).where(StaffUser.username == name))
-        stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+        stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
         try:
             ok: bool = _hasher.verify(stored, password[:PASSWORD_MAX_CHARS])
         except (VerificationError, InvalidHashError):

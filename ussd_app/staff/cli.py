@@ -16,14 +16,11 @@ returns the service context and its engine (the CLI's own migrated, Redis-free b
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
 
-from ussd_app.staff import accounts
-from ussd_app.staff.accounts import AccountError, Enrolment
 from ussd_app.staff.roles import ASSIGNABLE_ROLES
 
 if TYPE_CHECKING:
@@ -31,11 +28,10 @@ if TYPE_CHECKING:
 
     from ussd_app.config import Settings
     from ussd_app.container import Services
+    from ussd_app.staff.accounts import Enrolment, StaffAccount
 
 ServicesOpener = Callable[[], "tuple[Services, Engine]"]
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-
-log = logging.getLogger(__name__)
 
 
 def enrolment_link(settings: Settings, token: str) -> str:
@@ -52,33 +48,36 @@ def _print_enrolment(settings: Settings, enrolment: Enrolment) -> None:
     click.echo(f"It works until {enrolment.expires_at:%Y-%m-%d %H:%M} UTC.")
 
 
-def _end_sessions_now(settings: Settings, user_id: int) -> None:
-    """Delete the user's desk sessions from a configured Redis. Without one (embedded Redis
-    belongs to the running `serve`), the sessions still end on their next request, because
-    the account's credentials epoch has moved on."""
-    if not settings.redis_url:
-        return
-    import redis
+def _account_or_fail(services: Services, username: str) -> StaffAccount:
+    from ussd_app.staff import accounts
 
-    from ussd_app.desk.sessions import end_user_sessions
-
-    try:
-        conn = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-        end_user_sessions(conn, user_id)
-        conn.close()
-    except redis.RedisError:
-        log.warning("could not reach Redis; sessions end on their next request instead")
-
-
-def _account_or_fail(services: Services, username: str) -> accounts.StaffAccount:
     account = accounts.find_account(services, username)
     if account is None:
         raise click.ClickException(f"no user {username!r} (see `ussd-app users list`)")
     return account
 
 
+def desk_banner(services: Services, desk_url: str) -> list[str]:
+    """What `ussd-app serve` prints about the desk: where it is, and how to make the first
+    user when there is none yet."""
+    from ussd_app.staff import accounts
+
+    lines = [f"Staff desk on {desk_url}"]
+    if not accounts.list_accounts(services):
+        lines.append(
+            "  no staff users yet; create the first admin (partner codes: the partners file):"
+        )
+        lines.append(
+            '  ussd-app users create --role admin --partner CODE --name "Your Name"'
+            "   (prints a one-time enrolment link)"
+        )
+    return lines
+
+
 def add_users_commands(main: click.Group, open_services: ServicesOpener) -> click.Group:
     """Add the `users` group to `main`; returns it."""
+    from ussd_app.staff import accounts
+    from ussd_app.staff.accounts import AccountError
 
     @main.group()
     def users() -> None:
@@ -132,14 +131,14 @@ def add_users_commands(main: click.Group, open_services: ServicesOpener) -> clic
     @users.command("disable")
     @click.argument("username")
     def disable(username: str) -> None:
-        """Disable an account; its open desk sessions end at once."""
+        """Disable an account; its open desk sessions end at once (each is refused on its very
+        next request, because the account's credentials epoch has moved on)."""
         services, engine = open_services()
         try:
             account = _account_or_fail(services, username)
             accounts.disable_user(services, account.id, actor_id=None)
         finally:
             engine.dispose()
-        _end_sessions_now(services.settings, account.id)
         click.echo(f"user {account.username} is disabled")
 
     @users.command("reset-2fa")
@@ -155,7 +154,6 @@ def add_users_commands(main: click.Group, open_services: ServicesOpener) -> clic
             raise click.ClickException(str(exc)) from None
         finally:
             engine.dispose()
-        _end_sessions_now(services.settings, account.id)
         _print_enrolment(services.settings, enrolment)
 
     return users
