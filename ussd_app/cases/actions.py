@@ -10,6 +10,8 @@ taken on the desk and the same action by SMS have the same effect and the same e
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -21,15 +23,46 @@ from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
 from ussd_app.messaging import outbox
 from ussd_app.messaging.models import OutboundSms, SmsPurpose
-from ussd_app.partners.directory import load_directory
 from ussd_app.partners.models import Partner
 from ussd_app.partners.routing import facts_from_report, first_contact
+from ussd_app.partners.snapshot import load_directory
 from ussd_app.reports import retention
 from ussd_app.reports.models import TraffickingReport
+from ussd_app.staff import audit
 
 log = logging.getLogger(__name__)
 
 TAKEN_NOTICE = "Case {ref} has been taken by {partner}. No action needed from you."
+
+
+def _audit(
+    services: Services, uow: UnitOfWork, case: Case, actor: Actor, result: Result, action: str
+) -> None:
+    """The same audit row for an action by SMS and on the desk (DESIGN decision 13)."""
+    if actor.is_system:
+        return
+    partner_id = uow.session.scalar(select(Partner.id).where(Partner.code == actor.partner_code))
+    name = "refused" if result.outcome is machine.Outcome.REFUSED else action
+    if result.outcome is machine.Outcome.NOT_NOW:
+        name = f"{action}_not_now"
+    audit.record(
+        services,
+        action=f"case.{name}",
+        actor_id=actor.user_id,
+        partner_id=partner_id,
+        record_type="case",
+        record_ref=case.ref,
+        detail=f"channel={actor.channel}"
+        + (f":contact={actor.contact_id}" if actor.contact_id else ""),
+        uow=uow,
+    )
+
+
+def _done(
+    services: Services, uow: UnitOfWork, case: Case, actor: Actor, result: Result, action: str
+) -> Result:
+    _audit(services, uow, case, actor, result, action)
+    return result
 
 
 def partner_name(uow: UnitOfWork, code: str | None) -> str:
@@ -45,7 +78,7 @@ def acknowledge(services: Services, uow: UnitOfWork, case: Case, actor: Actor) -
     result = machine.apply(services, uow, case, CaseAction.ACKNOWLEDGED, actor)
     if result.done and isinstance(case, TraffickingReport):
         _notify_others(services, uow, case, actor)
-    return result
+    return _done(services, uow, case, actor, result, "acknowledged")
 
 
 def close(
@@ -63,24 +96,26 @@ def close(
     )
     if result.done and isinstance(case, TraffickingReport) and case.closed_at is not None:
         retention.schedule_purge_on_close(uow, case.id, case.closed_at)
-    return result
+    return _done(services, uow, case, actor, result, "closed")
 
 
 def reopen(services: Services, uow: UnitOfWork, case: Case, actor: Actor) -> Result:
-    return machine.apply(services, uow, case, CaseAction.REOPENED, actor)
+    result = machine.apply(services, uow, case, CaseAction.REOPENED, actor)
+    return _done(services, uow, case, actor, result, "reopened")
 
 
 def add_note(services: Services, uow: UnitOfWork, case: Case, actor: Actor, note: str) -> Result:
     if not note.strip():
         raise ValueError("a note needs some text")
-    return machine.apply(services, uow, case, CaseAction.NOTED, actor, note=note.strip())
+    result = machine.apply(services, uow, case, CaseAction.NOTED, actor, note=note.strip())
+    return _done(services, uow, case, actor, result, "noted")
 
 
 def assign(
     services: Services, uow: UnitOfWork, case: Case, actor: Actor, assignee_user_id: int
 ) -> Result:
     """Give the case to a colleague of the holding partner (the desk checks the colleague)."""
-    return machine.apply(
+    result = machine.apply(
         services,
         uow,
         case,
@@ -89,6 +124,28 @@ def assign(
         assignee_user_id=assignee_user_id,
         detail=f"user:{assignee_user_id}",
     )
+    return _done(services, uow, case, actor, result, "assigned")
+
+
+def on_report(
+    services: Services,
+    report_id: int,
+    do: Callable[..., Result],
+    actor: Actor,
+    **kwargs: Any,
+) -> tuple[Result, str]:
+    """Run one action (`acknowledge`, `close`, ...) on a report in its own transaction.
+
+    For callers without a unit of work of their own (the desk); returns the result and the
+    report's reference.
+    """
+    with services.uow() as uow:
+        report = uow.session.get(TraffickingReport, report_id)
+        if report is None:
+            raise LookupError(f"no report {report_id}")
+        result = do(services, uow, report, actor, **kwargs)
+        uow.commit()
+        return result, report.ref
 
 
 class UnknownPartner(ValueError):
@@ -127,7 +184,7 @@ def transfer(
             contact_id=contact.id,
             detail="full",
         )
-    return result
+    return _done(services, uow, report, actor, result, "transferred")
 
 
 def _notify_others(

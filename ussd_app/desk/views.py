@@ -49,6 +49,7 @@ from ussd_app.desk.throttle import DEVICE_COOKIE, DEVICE_TTL_S, Attempt
 from ussd_app.staff import accounts, audit
 from ussd_app.staff.accounts import AccountError, PasswordCheck, SecondFactor, StaffAccount
 from ussd_app.staff.audit import Action, RecordType
+from ussd_app.staff.roles import Permission
 
 PENDING_TTL_S = 5 * 60
 
@@ -374,8 +375,10 @@ def enrol_2fa_post() -> Page:
 @bp.get("/")
 @login_required
 def home() -> Page:
-    """The landing page after sign-in (the cases inbox will take its place)."""
+    """The landing page after sign-in: the cases inbox for those who work cases."""
     staff = current_staff_or_401()
+    if staff.can(Permission.CASES_LIST):
+        return redirect(url_for("desk.cases_inbox"))
     return render_template("desk/home.html", staff=staff)
 
 
