@@ -146,7 +146,7 @@ def _example_partners_for_demo(container: Container) -> None:
     a report made in the simulator shows its alerts. Never with a real SMS backend."""
     from sqlalchemy import func, select
 
-    from ussd_app.partners.directory import import_partners
+    from ussd_app.partners.importer import import_partners
     from ussd_app.partners.models import Partner
 
     settings = container.settings
@@ -278,7 +278,7 @@ def partners() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def partners_check(path: str) -> None:
     """Validate a partners file (YAML or CSV) without importing it."""
-    from ussd_app.partners.directory import PartnersFileError, read_partners_file
+    from ussd_app.partners.file_format import PartnersFileError, read_partners_file
 
     try:
         specs = read_partners_file(path)
@@ -294,7 +294,8 @@ def partners_check(path: str) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def partners_import(path: str) -> None:
     """Make the directory match FILE (all or nothing); exit 1 naming each bad entry."""
-    from ussd_app.partners.directory import PartnersFileError, import_partners
+    from ussd_app.partners.file_format import PartnersFileError
+    from ussd_app.partners.importer import import_partners
 
     services, engine = _services_only(_settings())
     try:

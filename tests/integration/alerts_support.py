@@ -16,8 +16,8 @@ from ussd_app.bootstrap import Container
 from ussd_app.db import utcnow
 from ussd_app.messaging.models import OutboundSms
 from ussd_app.messaging.queues import QUEUE_NAMES
-from ussd_app.partners.directory import load_directory
 from ussd_app.partners.routing import Recipient, facts_from_report, route_report
+from ussd_app.partners.snapshot import load_directory
 from ussd_app.reports.intake import submit_report
 from ussd_app.reports.models import TraffickingReport
 

@@ -12,7 +12,7 @@ from tests.integration.alerts_support import PARTNERS_FILE
 from tests.standin import AtStandIn
 from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.config import Settings
-from ussd_app.partners.directory import import_partners
+from ussd_app.partners.importer import import_partners
 from ussd_app.runtime import jobs
 
 

@@ -14,14 +14,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ussd_app.db import Base, UnitOfWork, make_session_factory
-from ussd_app.partners.directory import (
-    PartnersFileError,
-    import_partners,
-    load_directory,
-    read_partners_file,
-)
+from ussd_app.partners.file_format import PartnersFileError, read_partners_file
+from ussd_app.partners.importer import import_partners
 from ussd_app.partners.models import Partner, PartnerContact
 from ussd_app.partners.routing import ReportFacts, route_report
+from ussd_app.partners.snapshot import load_directory
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "partners.example.yaml"
 
@@ -271,9 +268,12 @@ def test_reimport_updates_by_code_and_phone(
     summary = import_partners(session_factory, write(tmp_path, data))
 
     assert summary.created == ()
-    assert len(summary.updated) == 11
+    # Only what really changed: Leribe (name, contacts) and the desk (lost a contact).
+    assert summary.updated == ("lmps-atu-desk", "lmps-leribe")
     assert summary.deactivated == ("mwa-lesotho",)
     assert summary.contacts_created == 0
+    # Leribe's two swapped places, the moved one, and the desk's last one moved up.
+    assert summary.contacts_updated == 4
     assert summary.contacts_deactivated == 1  # the MWA contact
     with session_factory() as session:
         contacts = {c.phone: c for c in session.scalars(select(PartnerContact))}
@@ -299,9 +299,42 @@ def test_reimporting_the_same_file_changes_nothing(session_factory: sessionmaker
     import_partners(session_factory, EXAMPLE)
     summary = import_partners(session_factory, EXAMPLE)
     assert summary.created == ()
+    assert summary.updated == ()
     assert summary.deactivated == ()
+    assert summary.contacts_updated == 0
     assert summary.contacts_deactivated == 0
-    assert "12 updated" in str(summary)
+    assert str(summary) == (
+        "partners: 0 new, 0 updated, 0 deactivated; contacts: 0 new, 0 updated, 0 deactivated"
+    )
+
+
+def test_reimport_counts_only_the_rows_that_changed(
+    tmp_path: Path, session_factory: sessionmaker[Session]
+) -> None:
+    import_partners(session_factory, EXAMPLE)
+    data = example()
+    entry(data, "lmps-leribe")["contacts"][1]["on_duty"] = True  # the commander on duty too
+    entry(data, "bds-maseru")["districts"] = ["LS-A"]  # one partner's cover changes
+    summary = import_partners(session_factory, write(tmp_path, data))
+    assert summary.updated == ("lmps-leribe", "bds-maseru")
+    assert summary.contacts_updated == 1
+    assert "2 updated" in str(summary)
+    # The same file again: nothing left to change.
+    again = import_partners(session_factory, write(tmp_path, data))
+    assert again.updated == () and again.contacts_updated == 0
+
+
+def test_reactivating_a_partner_counts_as_an_update(
+    tmp_path: Path, session_factory: sessionmaker[Session]
+) -> None:
+    import_partners(session_factory, EXAMPLE)
+    data = example()
+    data["partners"] = [p for p in data["partners"] if p["code"] != "mwa-lesotho"]
+    import_partners(session_factory, write(tmp_path, data))
+    summary = import_partners(session_factory, EXAMPLE)
+    assert summary.created == ()
+    assert summary.updated == ("mwa-lesotho",)
+    assert summary.contacts_updated == 1
 
 
 def test_csv_file_imports_like_yaml(tmp_path: Path, session_factory: sessionmaker[Session]) -> None:

@@ -6,13 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ussd_app.partners.directory import (
-    ContactInfo,
-    DirectorySnapshot,
-    PartnerInfo,
-    directory_from_specs,
-    read_partners_file,
-)
+from ussd_app.partners.file_format import read_partners_file
 from ussd_app.partners.routing import (
     Recipient,
     ReportFacts,
@@ -20,6 +14,12 @@ from ussd_app.partners.routing import (
     facts_from_report,
     next_contact,
     route_report,
+)
+from ussd_app.partners.snapshot import (
+    ContactInfo,
+    DirectorySnapshot,
+    PartnerInfo,
+    directory_from_specs,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "partners.example.yaml"

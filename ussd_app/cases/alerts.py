@@ -19,8 +19,8 @@ from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
 from ussd_app.messaging import outbox
 from ussd_app.messaging.models import OutboundSms, SmsOptOut, SmsPurpose
-from ussd_app.partners.directory import load_directory
 from ussd_app.partners.routing import Detail, facts_from_report, next_contact, route_report
+from ussd_app.partners.snapshot import load_directory
 from ussd_app.reports.models import ReportStatus, TraffickingReport
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from ussd_app.container import Services
 from ussd_app.db import utcnow
 from ussd_app.messaging import outbox
 from ussd_app.messaging.models import OutboundSms, SmsPurpose
-from ussd_app.partners.directory import load_directory
 from ussd_app.partners.routing import escalation_targets, facts_from_report
+from ussd_app.partners.snapshot import load_directory
 from ussd_app.reports.models import TraffickingReport
 
 log = logging.getLogger(__name__)

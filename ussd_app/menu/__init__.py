@@ -1,1 +1,2 @@
-"""The USSD menu: the compiled model of menus.yaml, its loader/validator, and the pure engine."""
+"""The USSD menu: the compiled model of menus.yaml, its loader (YAML with lines, schema, checks),
+and the pure engine."""

@@ -3,7 +3,7 @@
 A partner covers places (districts and/or border posts; neither means nationwide) and case
 kinds. Its contacts are staff phones tried in `position` order; partner staff numbers are work
 numbers, not sensitive like reporters', so they are stored plainly in E.164. Rows are written
-only by `ussd_app.partners.directory.import_partners` from the partners file; routing reads a
+only by `ussd_app.partners.importer.import_partners` from the partners file; routing reads a
 `DirectorySnapshot` built from them, never these ORM objects.
 
 Partners and contacts are deactivated, never deleted, when they leave the file: alert rows

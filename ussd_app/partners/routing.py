@@ -34,7 +34,7 @@ from ussd_app.codes import (
     WHEN_SEEN,
     place_district,
 )
-from ussd_app.partners.directory import ContactInfo, DirectorySnapshot, PartnerInfo
+from ussd_app.partners.snapshot import ContactInfo, DirectorySnapshot, PartnerInfo
 
 Priority = Literal["P1", "P2", "P3"]
 Role = Literal["duty_desk", "focal_point", "ngo", "escalation"]

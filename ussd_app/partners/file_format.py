@@ -1,10 +1,8 @@
-"""The partners file: load, validate as a whole, import in one transaction, snapshot for routing.
+"""The partners file: read it (YAML, or CSV with one row per contact) and validate it as a whole.
 
-The partners file (YAML, or CSV with one row per contact) is the whole alert directory. It is
-checked completely before the database is touched; every problem is reported at once, naming
-the entry, so an administrator can fix the file in one pass and nothing is ever half imported.
-Partners and contacts that are no longer in the file are deactivated, not deleted (alert rows
-refer to them).
+Pure: no database. The file is checked completely before anything is imported; every problem is
+reported at once, naming the entry, so an administrator can fix the file in one pass
+(`ussd_app.partners.importer` then makes the database match it).
 
 YAML shape (see partners.example.yaml)::
 
@@ -31,18 +29,15 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ussd_app.codes import BORDER_POSTS, DISTRICTS
-from ussd_app.db import UnitOfWork
-from ussd_app.partners.models import CASE_KINDS, PARTNER_KINDS, Partner, PartnerContact, as_list
+from ussd_app.partners.models import CASE_KINDS, PARTNER_KINDS
 from ussd_app.phones import InvalidPhoneNumber, normalise
 
 _CODE_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -100,9 +95,6 @@ class PartnersFileError(ValueError):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{self.path}: {len(problems)} problem(s), nothing imported:\n{lines}")
-
-
-# -- validated file contents --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -389,228 +381,3 @@ def _contact(label: str, c: Any, position: int, bad: Any) -> ContactSpec | None:
     if not ok:
         return None
     return ContactSpec(name, phone, flags["on_duty"], flags["escalation"], position)
-
-
-# -- import into the database -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    """What an import changed; partner codes are listed, contacts counted."""
-
-    created: tuple[str, ...]
-    updated: tuple[str, ...]
-    deactivated: tuple[str, ...]
-    contacts_created: int
-    contacts_updated: int
-    contacts_deactivated: int
-
-    def __str__(self) -> str:
-        return (
-            f"partners: {len(self.created)} new, {len(self.updated)} updated, "
-            f"{len(self.deactivated)} deactivated; contacts: {self.contacts_created} new, "
-            f"{self.contacts_updated} updated, {self.contacts_deactivated} deactivated"
-        )
-
-
-def import_partners(
-    target: sessionmaker[Session] | UnitOfWork, path: str | os.PathLike[str]
-) -> ImportSummary:
-    """Validate the partners file at `path`, then make the database match it in one commit.
-
-    `target` is a session factory or a (not yet entered) UnitOfWork. Partners are matched by
-    code and contacts by phone number (a contact moving between partners keeps its id). Raises
-    PartnersFileError, before touching the database, if the file has any problem.
-    """
-    specs = read_partners_file(path)
-    uow = target if isinstance(target, UnitOfWork) else UnitOfWork(target)
-    with uow:
-        summary = _apply(uow.session, specs)
-        uow.commit()
-    return summary
-
-
-def _apply(session: Session, specs: list[PartnerSpec]) -> ImportSummary:
-    partners = {
-        p.code: p for p in session.scalars(select(Partner).options(selectinload(Partner.contacts)))
-    }
-    contacts = {c.phone: c for c in session.scalars(select(PartnerContact))}
-    created: list[str] = []
-    updated: list[str] = []
-    contacts_created = contacts_updated = 0
-    in_file_phones: set[str] = set()
-    for spec in specs:
-        partner = partners.get(spec.code)
-        if partner is None:
-            partner = Partner(code=spec.code)
-            session.add(partner)
-            partners[spec.code] = partner
-            created.append(spec.code)
-        else:
-            updated.append(spec.code)
-        partner.name = spec.name
-        partner.kind = spec.kind
-        partner.is_national_desk = spec.national_desk
-        partner.districts = list(spec.districts)
-        partner.border_posts = list(spec.border_posts)
-        partner.case_kinds = list(spec.case_kinds)
-        partner.active = spec.active
-        for cspec in spec.contacts:
-            in_file_phones.add(cspec.phone)
-            row = contacts.get(cspec.phone)
-            if row is None:
-                row = PartnerContact(phone=cspec.phone)
-                session.add(row)
-                contacts[cspec.phone] = row
-                contacts_created += 1
-            else:
-                contacts_updated += 1
-            row.partner = partner
-            row.name = cspec.name
-            row.on_duty = cspec.on_duty
-            row.is_escalation = cspec.escalation
-            row.position = cspec.position
-            row.active = True
-    in_file_codes = {s.code for s in specs}
-    deactivated = []
-    for code, partner in partners.items():
-        if code not in in_file_codes and partner.active:
-            partner.active = False
-            deactivated.append(code)
-    contacts_deactivated = 0
-    for phone, row in contacts.items():
-        if phone not in in_file_phones and row.active:
-            row.active = False
-            row.on_duty = False
-            row.is_escalation = False
-            contacts_deactivated += 1
-    session.flush()
-    return ImportSummary(
-        tuple(created),
-        tuple(updated),
-        tuple(sorted(deactivated)),
-        contacts_created,
-        contacts_updated,
-        contacts_deactivated,
-    )
-
-
-# -- snapshot for routing -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ContactInfo:
-    """A partner contact as routing sees it."""
-
-    id: int
-    partner_code: str
-    name: str
-    phone: str
-    on_duty: bool
-    is_escalation: bool
-    position: int
-
-
-@dataclass(frozen=True)
-class PartnerInfo:
-    """An active partner as routing sees it; `contacts` are active ones, in position order."""
-
-    id: int
-    code: str
-    name: str
-    kind: str
-    is_national_desk: bool
-    districts: frozenset[str]
-    border_posts: frozenset[str]
-    case_kinds: frozenset[str]
-    contacts: tuple[ContactInfo, ...]
-
-    @property
-    def nationwide(self) -> bool:
-        return not self.districts and not self.border_posts
-
-
-@dataclass(frozen=True)
-class DirectorySnapshot:
-    """Every active partner and contact at one moment: plain data, safe to keep and share."""
-
-    partners: tuple[PartnerInfo, ...]
-
-    def partner(self, code: str) -> PartnerInfo | None:
-        return next((p for p in self.partners if p.code == code), None)
-
-    @property
-    def national_desk(self) -> PartnerInfo | None:
-        return next((p for p in self.partners if p.is_national_desk), None)
-
-    def contact(self, contact_id: int) -> ContactInfo | None:
-        for partner in self.partners:
-            for contact in partner.contacts:
-                if contact.id == contact_id:
-                    return contact
-        return None
-
-
-def load_directory(session: Session) -> DirectorySnapshot:
-    """Read the active partners and their active contacts into a snapshot."""
-    rows = session.scalars(
-        select(Partner)
-        .where(Partner.active.is_(True))
-        .options(selectinload(Partner.contacts))
-        .order_by(Partner.code)
-    )
-    return DirectorySnapshot(
-        tuple(
-            PartnerInfo(
-                id=p.id,
-                code=p.code,
-                name=p.name,
-                kind=p.kind,
-                is_national_desk=p.is_national_desk,
-                districts=frozenset(as_list(p.districts)),
-                border_posts=frozenset(as_list(p.border_posts)),
-                case_kinds=frozenset(as_list(p.case_kinds)),
-                contacts=tuple(
-                    ContactInfo(
-                        c.id, p.code, c.name, c.phone, c.on_duty, c.is_escalation, c.position
-                    )
-                    for c in sorted(p.contacts, key=lambda c: (c.position, c.id))
-                    if c.active
-                ),
-            )
-            for p in rows
-        )
-    )
-
-
-def directory_from_specs(specs: Iterable[PartnerSpec]) -> DirectorySnapshot:
-    """A snapshot straight from a validated file (ids numbered in file order), without a DB.
-
-    For `partners check`-style previews and tests; alerts must use `load_directory`, whose
-    contact ids are the real ones.
-    """
-    partners: list[PartnerInfo] = []
-    next_id = 1
-    for pid, spec in enumerate((s for s in specs if s.active), start=1):
-        infos = []
-        for c in spec.contacts:
-            infos.append(
-                ContactInfo(
-                    next_id, spec.code, c.name, c.phone, c.on_duty, c.escalation, c.position
-                )
-            )
-            next_id += 1
-        partners.append(
-            PartnerInfo(
-                id=pid,
-                code=spec.code,
-                name=spec.name,
-                kind=spec.kind,
-                is_national_desk=spec.national_desk,
-                districts=frozenset(spec.districts),
-                border_posts=frozenset(spec.border_posts),
-                case_kinds=frozenset(spec.case_kinds),
-                contacts=tuple(infos),
-            )
-        )
-    return DirectorySnapshot(tuple(sorted(partners, key=lambda p: p.code)))
