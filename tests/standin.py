@@ -377,7 +377,8 @@ def _make_handler(standin: AtStandIn) -> type[BaseHTTPRequestHandler]:
 def main(argv: list[str] | None = None) -> int:
     """Run the stand-in in the foreground and print each message as it is 'delivered'."""
     parser = argparse.ArgumentParser(
-        prog="python -m tests.standin", description="Local stand-in for the Africa's Talking SMS API"
+        prog="python -m tests.standin",
+        description="Local stand-in for the Africa's Talking SMS API",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")

@@ -1,4 +1,4 @@
-"""The outbound SMS state machine, table-driven: every allowed move works, every other is refused."""
+"""The SMS state machine, table-driven: every allowed move works, every other is refused."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 Reports can arrive twice, late, or out of order (a `Buffered` after the `Success`). Each report is
 stored once (message id + status), and a message's status only moves forward (the table in
 `ussd_app.messaging.status`): sent -> delivered or failed. A final failure goes to
-`services.sms_events.on_failed`, which tries the partner's next contact. A report that arrives before the worker has recorded the message id is
-kept and applied when the id is recorded.
+`services.sms_events.on_failed`, which tries the partner's next contact. A report that arrives
+before the worker has recorded the message id is kept and applied when the id is recorded.
 """
 
 from __future__ import annotations
