@@ -107,8 +107,14 @@ def next_code(services: Services, staff: Staff) -> str:
     return pyotp.TOTP(staff.secret).at(step * 30)
 
 
+def is_signed_in(client: FlaskClient) -> bool:
+    """Whether the desk's landing page (wherever it redirects a signed-in user) opens."""
+    page = client.get("/desk/", follow_redirects=True)
+    return page.status_code == 200 and page.request.path != "/desk/sign-in"
+
+
 def csrf_of(client: FlaskClient, path: str) -> str:
-    page = client.get(path)
+    page = client.get(path, follow_redirects=True)
     found = CSRF.search(page.get_data(as_text=True))
     assert found, f"no CSRF token on {path} ({page.status_code})"
     return found.group(1)
