@@ -288,3 +288,15 @@ class TestRunCheck:
     def test_missing_file(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert run_check("/nonexistent/menus.yaml", set(), 160) == 1
         assert "cannot read menu file" in capsys.readouterr().out
+
+
+def test_a_lost_screen_header_after_a_route_is_listed_not_a_crash() -> None:
+    """Deleting the header line of the screen after a route screen merges its keys into the
+    route (a second `type:` key); the checker lists the problems instead of raising KeyError."""
+    shipped = (Path(__file__).resolve().parents[2] / "menus.yaml").read_text(encoding="utf-8")
+    broken = shipped.replace("\n  reg_declined:\n", "\n", 1)
+    import handlers
+
+    problems = problems_in_text(broken, set(handlers.load_all()))
+    assert problems
+    assert any("reg_declined" in p.message or "type" in p.message for p in problems)

@@ -83,6 +83,9 @@ def _lay_out_pages(menu: Menu) -> Menu:
     """The menu with each screen's pages laid out, in every language the screen is complete in."""
     compiled: dict[str, Screen] = {}
     for sid, screen in menu.screens.items():
+        if screen.type == "route":  # never shown: nothing to lay out (and maybe no text at all)
+            compiled[sid] = screen
+            continue
         langs = [lang for lang in menu.languages if _complete(menu, screen, lang)]
         pages = {lang: render.paginate(menu, screen, lang) for lang in langs}
         compiled[sid] = replace(screen, pages=pages)
