@@ -1,0 +1,180 @@
+"""Disclosure control, by property: for any table, every shown cell is zero or at least k, and
+no hidden cell can be worked out from what is shown (by subtraction, by any combination of the
+shown totals, or by the bounds that small hidden sums give)."""
+
+from __future__ import annotations
+
+from itertools import product
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ussd_app.stats.disclosure import (
+    K_REGISTRATIONS,
+    K_TRAFFICKING,
+    ProtectedTable,
+    determined,
+    lines,
+    protect,
+    protect_counts,
+)
+
+tables = st.integers(1, 5).flatmap(
+    lambda rows: st.integers(1, 5).flatmap(
+        lambda cols: st.lists(
+            st.lists(
+                st.one_of(st.integers(0, 15), st.integers(0, 200)), min_size=cols, max_size=cols
+            ),
+            min_size=rows,
+            max_size=rows,
+        )
+    )
+)
+
+
+P = 2_147_483_647
+
+
+def _rank_mod_p(rows: list[list[int]]) -> int:
+    m = [[v % P for v in r] for r in rows]
+    rank, width = 0, len(m[0]) if m else 0
+    for col in range(width):
+        pivot = next((i for i in range(rank, len(m)) if m[i][col]), None)
+        if pivot is None:
+            continue
+        m[rank], m[pivot] = m[pivot], m[rank]
+        inv = pow(m[rank][col], P - 2, P)
+        m[rank] = [v * inv % P for v in m[rank]]
+        for i in range(len(m)):
+            if i != rank and m[i][col]:
+                f = m[i][col]
+                m[i] = [(a - f * b) % P for a, b in zip(m[i], m[rank], strict=True)]
+        rank += 1
+    return rank
+
+
+def fixed_mod_p(grid: list[list[int]], hidden: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Hidden cells fixed by the shown totals: e_u is in the span of the line equations."""
+    unknowns = sorted(hidden)
+    if not unknowns:
+        return set()
+    rows, cols = len(grid), len(grid[0])
+    eqs = []
+    for r in range(rows):
+        eqs.append(
+            [(1 if u[0] == r and u[1] < cols - 1 else 0) - (u == (r, cols - 1)) for u in unknowns]
+        )
+    for c in range(cols):
+        eqs.append(
+            [(1 if u[1] == c and u[0] < rows - 1 else 0) - (u == (rows - 1, c)) for u in unknowns]
+        )
+    eqs = [e for e in eqs if any(e)]
+    base = _rank_mod_p(eqs) if eqs else 0
+    out = set()
+    for i, u in enumerate(unknowns):
+        unit = [1 if j == i else 0 for j in range(len(unknowns))]
+        if _rank_mod_p([*eqs, unit]) == base:
+            out.add(u)
+    return out
+
+
+def grid_of(table: ProtectedTable) -> list[list[int | None]]:
+    return [[*row, total] for row, total in zip(table.cells, table.row_totals, strict=True)] + [
+        [*table.col_totals, table.total]
+    ]
+
+
+def full_grid(counts: list[list[int]]) -> list[list[int]]:
+    grid = [[*row, sum(row)] for row in counts]
+    grid.append([sum(r[c] for r in grid) for c in range(len(grid[0]))])
+    return grid
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables, st.sampled_from([K_TRAFFICKING, K_REGISTRATIONS]))
+def test_every_shown_cell_is_zero_or_at_least_k(counts: list[list[int]], k: int) -> None:
+    table = protect(counts, k)
+    for row in grid_of(table):
+        for value in row:
+            assert value is None or value == 0 or value >= k
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables, st.sampled_from([K_TRAFFICKING, K_REGISTRATIONS]))
+def test_shown_values_are_the_true_ones(counts: list[list[int]], k: int) -> None:
+    truth = full_grid(counts)
+    for r, row in enumerate(grid_of(protect(counts, k))):
+        for c, value in enumerate(row):
+            assert value is None or value == truth[r][c]
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables, st.sampled_from([K_TRAFFICKING, K_REGISTRATIONS]))
+def test_no_hidden_cell_follows_from_the_shown_totals(counts: list[list[int]], k: int) -> None:
+    table = protect(counts, k)
+    shown = grid_of(table)
+    truth = full_grid(counts)
+    hidden = {(r, c) for r, row in enumerate(shown) for c, value in enumerate(row) if value is None}
+    # Subtraction along any one line.
+    for line in lines(len(truth), len(truth[0])):
+        in_line = [cell for cell in line if cell in hidden]
+        assert len(in_line) != 1, f"line {line} hides exactly one cell"
+    # Any combination of the shown totals (exact linear algebra), checked twice: by the
+    # module's own rational arithmetic and by an independent elimination modulo a prime.
+    assert determined(truth, hidden) == set()
+    assert fixed_mod_p(truth, hidden) == set()
+    # Bounds: where a line's total is shown, what it hides adds up to at least k.
+    for line in lines(len(truth), len(truth[0])):
+        total = line[-1]
+        in_line = [cell for cell in line if cell in hidden and cell != total]
+        if in_line and total not in hidden:
+            assert sum(truth[r][c] for r, c in in_line) >= k
+
+
+def test_a_small_district_is_hidden_with_a_complement() -> None:
+    # Reports by district (rows) and priority (columns).
+    table = protect([[40, 12, 30], [3, 20, 25], [15, 18, 22]], K_TRAFFICKING)
+    assert table.cells[1][0] is None  # the 3
+    assert table.text(table.cells[1][0]) == "<11"
+    # Its row and column each hide a second cell, so neither total gives the 3 away.
+    assert sum(v is None for v in table.cells[1]) >= 2
+    assert sum(table.cells[r][0] is None for r in range(3)) >= 2
+    assert table.total == 185
+
+
+def test_zeros_are_shown_and_nothing_hidden_when_all_is_large() -> None:
+    table = protect([[0, 50], [20, 30]], K_TRAFFICKING)
+    assert table.hidden_count == 0
+    assert table.cells == ((0, 50), (20, 30))
+
+
+def test_a_one_way_table_hides_two_at_least() -> None:
+    shown, total = protect_counts({"Leribe": 30, "Quthing": 4, "Maseru": 60}, K_REGISTRATIONS)
+    assert shown["Quthing"] is None and total == 94
+    assert sum(v is None for v in shown.values()) >= 2
+
+
+@pytest.mark.parametrize(("rows", "cols"), list(product(range(1, 4), range(1, 4))))
+def test_tiny_tables_of_small_counts_end_all_hidden_or_safe(rows: int, cols: int) -> None:
+    table = protect([[1] * cols for _ in range(rows)], K_TRAFFICKING)
+    grid = grid_of(table)
+    assert all(v is None for row in grid for v in row if v != 0)
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="same number"):
+        protect([[1, 2], [3]], 5)
+    with pytest.raises(ValueError, match="negative"):
+        protect([[-1]], 5)
+
+
+def test_the_checks_catch_a_give_away() -> None:
+    """Hiding only the small cell (primary suppression alone) is caught by both checkers."""
+    truth = full_grid([[40, 12], [3, 20]])
+    only_primary = {(1, 0)}
+    assert determined(truth, only_primary) == {(1, 0)}
+    assert fixed_mod_p(truth, only_primary) == {(1, 0)}
+    # A bridge: two hidden rectangles joined by one hidden cell still fix that cell.
+    rect = {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert determined(full_grid([[20, 20, 20], [20, 20, 20], [20, 20, 20]]), rect) == set()
