@@ -375,6 +375,34 @@ def worker(burst: bool) -> None:
 
 
 @main.group()
+def demo() -> None:
+    """Fictitious data for trying the desk's statistics (refused in production)."""
+
+
+@demo.command("seed")
+@click.option("--registrations", default=400, show_default=True, help="How many registrations.")
+@click.option("--reports", default=300, show_default=True, help="How many reports.")
+@click.option("--weeks", default=26, show_default=True, help="Spread over this many weeks.")
+@click.option("--seed", "seed_value", default=1, show_default=True, help="Same seed, same data.")
+def demo_seed(registrations: int, reports: int, weeks: int, seed_value: int) -> None:
+    """Add fictitious registrations and reports (they alert nobody)."""
+    from ussd_app.stats.demo import seed
+
+    settings = _settings()
+    if settings.is_production:
+        click.echo("demo data is refused when APP_ENV=production", err=True)
+        sys.exit(2)
+    services, engine = _services_only(settings)
+    try:
+        made = seed(
+            services, registrations=registrations, reports=reports, weeks=weeks, seed=seed_value
+        )
+    finally:
+        engine.dispose()
+    click.echo(f"demo data: {made.registrations} registrations and {made.reports} reports added")
+
+
+@main.group()
 def keys() -> None:
     """Secrets: generate fresh ones, re-encrypt stored data after adding a DATA_KEYS key."""
 

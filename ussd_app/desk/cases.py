@@ -10,7 +10,9 @@ partner, answers 404 and is audited as a refused access.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
+from typing import ParamSpec
 
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -24,10 +26,12 @@ from ussd_app.desk import bp
 from ussd_app.desk.auth import (
     audit_event,
     current_staff_or_401,
+    login_required,
     permission_required,
     refuse,
     services,
 )
+from ussd_app.desk.sessions import mark_passive
 from ussd_app.desk.strings import t
 from ussd_app.staff.accounts import StaffAccount
 from ussd_app.staff.roles import Permission
@@ -41,6 +45,28 @@ NUMBER_REASONS: dict[str, str] = {
 NUMBER_SHOWN_S = 180  # the number page returns to the case after this long
 
 Page = str | Response | WerkzeugResponse | tuple[str, int]
+P = ParamSpec("P")
+
+
+def case_permission(
+    *permissions: Permission,
+) -> Callable[[Callable[P, Page]], Callable[P, Page]]:
+    """For `/desk/cases/<reference>...`: a signed-in user whose role lacks `permissions` gets 404
+    (audited), exactly as for a case that does not exist, so an analyst or an administrator
+    learns nothing from a case URL."""
+
+    def decorate(view: Callable[P, Page]) -> Callable[P, Page]:
+        @functools.wraps(view)
+        @login_required
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Page:
+            staff = current_staff_or_401()
+            if not all(staff.can(p) for p in permissions):
+                refuse("case", str(kwargs.get("reference", ""))[:32])
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 @bp.app_template_filter("ago")
@@ -108,7 +134,11 @@ def cases_inbox() -> Page:
 @bp.get("/cases/latest")
 @permission_required(Permission.CASES_LIST)
 def cases_latest() -> Response:
-    """The newest case id this partner can see: the inbox reloads when it grows."""
+    """The newest case id this partner can see: the inbox reloads when it grows.
+
+    Polling does not count as activity: an unattended inbox still times out when idle.
+    """
+    mark_passive()
     staff = current_staff_or_401()
     return jsonify({"latest": queries.latest_case_id(services(), staff.partner_code)})
 
@@ -121,7 +151,7 @@ def _visible_id(staff: StaffAccount, reference: str) -> int:
 
 
 @bp.get("/cases/<reference>")
-@permission_required(Permission.CASES_VIEW)
+@case_permission(Permission.CASES_VIEW)
 def case_detail(reference: str) -> Page:
     """Every answer in words, the incomplete marker, the alert timeline, and the actions."""
     staff = current_staff_or_401()
@@ -169,13 +199,13 @@ def _act(
 
 
 @bp.post("/cases/<reference>/take")
-@permission_required(Permission.CASES_ACT)
+@case_permission(Permission.CASES_ACT)
 def case_take(reference: str) -> Page:
     return _act(reference, actions.acknowledge, "case.taken")
 
 
 @bp.post("/cases/<reference>/note")
-@permission_required(Permission.CASES_ACT)
+@case_permission(Permission.CASES_ACT)
 def case_note(reference: str) -> Page:
     note = (request.form.get("note") or "").strip()[:2000]
     if not note:
@@ -185,7 +215,7 @@ def case_note(reference: str) -> Page:
 
 
 @bp.post("/cases/<reference>/close")
-@permission_required(Permission.CASES_ACT)
+@case_permission(Permission.CASES_ACT)
 def case_close(reference: str) -> Page:
     outcome = request.form.get("outcome") or ""
     if outcome not in CLOSE_OUTCOMES:
@@ -196,13 +226,13 @@ def case_close(reference: str) -> Page:
 
 
 @bp.post("/cases/<reference>/reopen")
-@permission_required(Permission.CASES_ACT)
+@case_permission(Permission.CASES_ACT)
 def case_reopen(reference: str) -> Page:
     return _act(reference, actions.reopen, "case.reopened")
 
 
 @bp.post("/cases/<reference>/transfer")
-@permission_required(Permission.CASES_ACT)
+@case_permission(Permission.CASES_ACT)
 def case_transfer(reference: str) -> Page:
     target = request.form.get("partner") or ""
     note = (request.form.get("note") or "").strip()[:2000] or None
@@ -210,7 +240,7 @@ def case_transfer(reference: str) -> Page:
 
 
 @bp.post("/cases/<reference>/assign")
-@permission_required(Permission.CASES_ASSIGN)
+@case_permission(Permission.CASES_ASSIGN)
 def case_assign(reference: str) -> Page:
     staff = current_staff_or_401()
     try:
@@ -224,7 +254,7 @@ def case_assign(reference: str) -> Page:
 
 
 @bp.post("/cases/<reference>/number")
-@permission_required(Permission.REPORTER_NUMBER)
+@case_permission(Permission.REPORTER_NUMBER)
 def case_number(reference: str) -> Page:
     """Show a consenting reporter's number for a few minutes, with the reason audited."""
     staff = current_staff_or_401()
@@ -253,7 +283,7 @@ def case_number(reference: str) -> Page:
 
 
 @bp.get("/cases/<reference>/access")
-@permission_required(Permission.CASE_ACCESS_LOG)
+@case_permission(Permission.CASE_ACCESS_LOG)
 def case_access_log(reference: str) -> Page:
     """Who looked at or acted on this case, for the partner's supervisor."""
     from ussd_app.staff import audit

@@ -221,6 +221,33 @@ EN: dict[str, str] = {
     "access.detail": "Detail",
     "access.other": "another user",
     "access.by_sms": "by SMS",
+    # Statistics
+    "nav.stats": "Statistics",
+    "stats.title": "Programme statistics",
+    "stats.about": (
+        "Counts only, never a record. Small counts are hidden so that nobody can be identified:"
+        " under 11 for anything about trafficking reports, under 5 for registrations."
+    ),
+    "stats.period": "Period",
+    "stats.days_30": "Last 30 days",
+    "stats.days_90": "Last 90 days",
+    "stats.days_365": "Last 12 months",
+    "stats.show": "Show",
+    "stats.back": "All statistics",
+    "stats.total": "Total",
+    "stats.suppressed": (
+        "Counts of {about} under {k} are shown as <{k}, and some larger ones are hidden too so"
+        " that totals cannot reveal them. Short periods with few records are merged."
+    ),
+    "stats.chart_alt": "Chart: {title}",
+    "stats.download": "Download:",
+    "stats.ack_title": "Time to acknowledgement (taken cases)",
+    "stats.partner": "Partner",
+    "stats.cases": "Cases",
+    "stats.median": "Median",
+    "stats.p90": "90th percentile",
+    "stats.too_few": "Too few cases to show times",
+    "stats.no_data": "No data in this period.",
     # Errors
     "error.title": "Problem",
     "error.400": "The request could not be understood.",

@@ -17,11 +17,11 @@ class Role(StrEnum):
     ADMIN = "admin"
     SUPERVISOR = "supervisor"
     OFFICER = "officer"
-    ANALYST = "analyst"  # reserved: aggregates only; not yet assignable
+    ANALYST = "analyst"  # programme statistics only: aggregates, never a record
 
 
 # Roles an operator can give today (`ussd-app users create --role ...`).
-ASSIGNABLE_ROLES: tuple[Role, ...] = (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER)
+ASSIGNABLE_ROLES: tuple[Role, ...] = (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER, Role.ANALYST)
 ALL_ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 
 

@@ -1,0 +1,174 @@
+"""Programme statistics on seeded data: every figure shows the numbers the database holds, with
+cells under k hidden and complements so totals give nothing away; the analyst sees statistics,
+downloads are audited, and case URLs answer 404 to an analyst."""
+
+from __future__ import annotations
+
+import csv
+import io
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from sqlalchemy import Engine, select
+
+from tests.desk.conftest import Staff, enrol, sign_in
+from ussd_app import create_app
+from ussd_app.bootstrap import Container, bootstrap
+from ussd_app.codes import DISTRICTS
+from ussd_app.config import Settings
+from ussd_app.container import Services
+from ussd_app.db import utcnow
+from ussd_app.partners.importer import import_partners
+from ussd_app.reports.models import TraffickingReport
+from ussd_app.returnees.models import Registration
+from ussd_app.staff.models import AuditEvent
+from ussd_app.stats import charts, figures
+from ussd_app.stats.demo import seed
+
+PARTNERS_FILE = Path(__file__).resolve().parents[2] / "partners.example.yaml"
+
+
+@pytest.fixture
+def stats_container(
+    desk_settings: Settings, clean_db: Engine, redis_conn: redis.Redis
+) -> Iterator[Container]:
+    built = bootstrap(desk_settings)
+    import_partners(built.services.session_factory, PARTNERS_FILE)
+    seed(built.services, registrations=150, reports=100, weeks=20, seed=7)
+    yield built
+    built.redis.close()
+    built.engine.dispose()
+
+
+@pytest.fixture
+def svc(stats_container: Container) -> Services:
+    return stats_container.services
+
+
+def period() -> figures.Period:
+    return figures.Period.last_days(365, utcnow())
+
+
+def test_seeding_made_the_records(svc: Services) -> None:
+    with svc.uow() as uow:
+        assert len(uow.session.scalars(select(Registration.id)).all()) == 150
+        assert len(uow.session.scalars(select(TraffickingReport.id)).all()) == 100
+
+
+def test_reports_by_month_match_the_database_and_hide_small_cells(svc: Services) -> None:
+    fig = figures.build(svc, "reports-by-month", period())
+    table = fig.table
+    assert table.k == 11
+    with svc.uow() as uow:
+        rows = uow.session.execute(
+            select(TraffickingReport.district, TraffickingReport.created_at)
+        ).all()
+    truth = Counter(DISTRICTS.get(d or "", "Not given") for d, _ in rows)
+    assert table.total == 100  # the grand total is large: shown
+    for label, total in zip(table.row_labels, table.row_totals, strict=True):
+        if total is not None:
+            assert total == truth[label]
+        else:
+            assert 0 < truth[label] < 11 or truth[label] >= 11  # hidden: small, or a complement
+    for row in table.cells:
+        for value in row:
+            assert value is None or value == 0 or value >= 11
+    # Small periods are merged: every shown column total is zero or at least k.
+    assert all(v is None or v == 0 or v >= 11 for v in table.col_totals)
+
+
+def test_registration_figures_use_k_5_and_add_up(svc: Services) -> None:
+    with svc.uow() as uow:
+        regs = list(uow.session.scalars(select(Registration)))
+        uow.session.expunge_all()
+    for key in (
+        "registrations-came-from",
+        "registrations-staying",
+        "registrations-border-post",
+        "registrations-documents",
+        "registrations-by-week",
+    ):
+        fig = figures.build(svc, key, period())
+        assert fig.k == 5
+        assert fig.table.total == 150, key
+    needs = figures.build(svc, "registrations-needs", period()).table
+    expected = Counter(n for r in regs for n in r.needs)
+    shown = dict(zip(needs.row_labels, (row[0] for row in needs.cells), strict=True))
+    for code, words in figures.NEED_WORDS.items():
+        assert shown[words] is None or shown[words] == expected[code]
+
+
+def test_every_figure_builds_and_charts_stay_small(svc: Services) -> None:
+    for key in figures.SPECS:
+        fig = figures.build(svc, key, period())
+        svg = charts.svg(fig)
+        ET.fromstring(svg)  # well-formed
+        assert len(svg) < 100_000, (key, len(svg))
+        assert charts.png(fig).startswith(b"\x89PNG")
+
+
+# -- the desk pages ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stats_app(stats_container: Container) -> Flask:
+    return create_app(container=stats_container)
+
+
+@pytest.fixture
+def analyst(svc: Services) -> Staff:
+    return enrol(svc, "analyst", "lmps-atu-desk", "Ana Analyst")
+
+
+def test_the_analyst_sees_statistics_and_downloads_are_audited(
+    stats_app: Flask, svc: Services, analyst: Staff
+) -> None:
+    client = stats_app.test_client()
+    assert sign_in(client, svc, analyst) == 303
+    home = client.get("/desk/", follow_redirects=True).get_data(as_text=True)
+    assert 'id="nav-stats"' in home and 'id="nav-cases"' not in home
+    index = client.get("/desk/stats").get_data(as_text=True)
+    for spec in figures.SPECS.values():
+        assert spec.title in index
+    page = client.get("/desk/stats/reports-by-post?days=365")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "Maseru Bridge" in body and 'id="chart"' in body
+    assert len(page.data) < 100_000
+    res = client.get("/desk/stats/reports-by-post.csv?days=365")
+    rows = list(csv.reader(io.StringIO(res.get_data(as_text=True))))
+    assert rows[0][:4] == ["Border post", "P1", "P2", "P3"]
+    assert rows[-1][0] == "Total" and rows[-1][-1] == "100"
+    for row in rows[1:]:
+        for cell in row[1:]:
+            assert cell == "<11" or int(cell) == 0 or int(cell) >= 11
+    assert client.get("/desk/stats/reports-by-post.svg?days=365").mimetype == "image/svg+xml"
+    with svc.uow() as uow:
+        exports = uow.session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "stats.export")
+        ).all()
+    assert exports == ["format=csv"]
+
+
+def test_the_analyst_gets_404_on_any_case_url(
+    stats_app: Flask, svc: Services, analyst: Staff
+) -> None:
+    with svc.uow() as uow:
+        ref = uow.session.scalars(select(TraffickingReport.ref)).first()
+    client = stats_app.test_client()
+    assert sign_in(client, svc, analyst) == 303
+    assert client.get(f"/desk/cases/{ref}").status_code == 404
+    assert client.get(f"/desk/cases/{ref}/access").status_code == 404
+    assert client.get("/desk/cases").status_code == 403  # not a record: a page it lacks
+
+
+def test_officers_do_not_see_statistics(stats_app: Flask, svc: Services) -> None:
+    officer = enrol(svc, "officer", "bds-maputsoe", "Bontle BDS")
+    client = stats_app.test_client()
+    assert sign_in(client, svc, officer) == 303
+    assert client.get("/desk/stats").status_code == 403

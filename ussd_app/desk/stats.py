@@ -1,0 +1,105 @@
+"""Programme statistics on the desk (`/desk/stats`): for the analyst role, aggregates only.
+
+Every figure, chart and download comes from `ussd_app.stats.figures`, which protects it with
+`ussd_app.stats.disclosure` first; nothing here touches a record. Downloads (CSV, SVG, PNG) are
+exports and audited as such; views are audited too.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from flask import Response, abort, render_template, request
+
+from ussd_app.db import utcnow
+from ussd_app.desk import bp
+from ussd_app.desk.auth import audit_event, permission_required, services
+from ussd_app.desk.strings import t
+from ussd_app.staff.roles import Permission
+from ussd_app.stats import charts, figures
+from ussd_app.stats.disclosure import K_TRAFFICKING
+
+PERIODS = {"30": 30, "90": 90, "365": 365}
+DEFAULT_PERIOD = "365"
+
+
+def _period() -> tuple[str, figures.Period]:
+    key = request.args.get("days", DEFAULT_PERIOD)
+    if key not in PERIODS:
+        key = DEFAULT_PERIOD
+    now = utcnow() + dt.timedelta(seconds=1)
+    return key, figures.Period.last_days(PERIODS[key], now)
+
+
+def _figure(key: str) -> tuple[str, figures.Figure]:
+    if key not in figures.SPECS:
+        abort(404)
+    days, period = _period()
+    return days, figures.build(services(), key, period)
+
+
+@bp.get("/stats")
+@permission_required(Permission.STATS_READ)
+def stats_index() -> str:
+    days, period = _period()
+    audit_event("stats.list", record_type="stats", detail=f"days={days}")
+    return render_template(
+        "desk/stats_index.html",
+        specs=figures.SPECS,
+        days=days,
+        periods=PERIODS,
+        ack=figures.acknowledgement_times(services(), period),
+        k_ack=K_TRAFFICKING,
+    )
+
+
+@bp.get("/stats/<key>")
+@permission_required(Permission.STATS_READ)
+def stats_figure(key: str) -> str:
+    days, fig = _figure(key)
+    audit_event("stats.view", record_type="stats", record_ref=key, detail=f"days={days}")
+    return render_template("desk/stats_figure.html", fig=fig, days=days, periods=PERIODS)
+
+
+@bp.get("/stats/<key>.svg")
+@permission_required(Permission.STATS_READ)
+def stats_svg(key: str) -> Response:
+    days, fig = _figure(key)
+    if request.args.get("download"):
+        audit_event("stats.export", record_type="stats", record_ref=key, detail="format=svg")
+    response = Response(charts.svg(fig), mimetype="image/svg+xml")
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = f'attachment; filename="{key}-{days}d.svg"'
+    return response
+
+
+@bp.get("/stats/<key>.png")
+@permission_required(Permission.STATS_READ)
+def stats_png(key: str) -> Response:
+    days, fig = _figure(key)
+    audit_event("stats.export", record_type="stats", record_ref=key, detail="format=png")
+    response = Response(charts.png(fig), mimetype="image/png")
+    response.headers["Content-Disposition"] = f'attachment; filename="{key}-{days}d.png"'
+    return response
+
+
+@bp.get("/stats/<key>.csv")
+@permission_required(Permission.STATS_READ)
+def stats_csv(key: str) -> Response:
+    """The table exactly as shown: hidden cells as "<k", with totals."""
+    days, fig = _figure(key)
+    audit_event("stats.export", record_type="stats", record_ref=key, detail="format=csv")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    table = fig.table
+    writer.writerow([fig.row_title or "", *table.col_labels, t("stats.total")])
+    for label, row, total in zip(table.row_labels, table.cells, table.row_totals, strict=True):
+        writer.writerow([label, *(table.text(v) for v in row), table.text(total)])
+    writer.writerow(
+        [t("stats.total"), *(table.text(v) for v in table.col_totals), table.text(table.total)]
+    )
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{key}-{days}d.csv"'
+    return response

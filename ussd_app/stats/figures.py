@@ -1,0 +1,512 @@
+"""Programme statistics: each figure is a count table built from the database and protected by
+`ussd_app.stats.disclosure` before anything leaves this module (DESIGN decision 14).
+
+A figure is (rows x columns) counts for a period. Periods with too few records to show (a month
+with 3 reports) are merged with their neighbours rather than shown empty, then every cell below k
+is hidden with its complements. Nothing here returns a record; analysts see only these tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ussd_app.cases import labels
+from ussd_app.codes import (
+    BORDER_POSTS,
+    CAME_FROM,
+    DISTRICTS,
+    NEEDS,
+    STAY_INTENT,
+    TRAVEL_DOCUMENT,
+)
+from ussd_app.container import Services
+from ussd_app.messaging.models import OutboundSms
+from ussd_app.reports.models import TraffickingReport
+from ussd_app.returnees.models import Registration
+from ussd_app.stats.disclosure import K_REGISTRATIONS, K_TRAFFICKING, ProtectedTable, protect
+from ussd_app.ussd.models import UssdSessionEvent
+
+NOT_GIVEN = "Not given"
+
+
+@dataclass(frozen=True)
+class Period:
+    since: dt.datetime
+    until: dt.datetime
+
+    @classmethod
+    def last_days(cls, days: int, now: dt.datetime) -> Period:
+        return cls(now - dt.timedelta(days=days), now)
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    title: str
+    about: str  # "trafficking reports" / "registrations" / ...
+    row_title: str
+    col_title: str
+    table: ProtectedTable
+
+    @property
+    def k(self) -> int:
+        return self.table.k
+
+
+@dataclass(frozen=True)
+class Spec:
+    title: str
+    about: str
+    k: int
+    row_title: str
+    col_title: str
+    build: Callable[[Services, Period], tuple[list[str], list[str], list[list[int]]]]
+    merge_columns: bool = False  # columns are periods: merge small ones
+
+
+def _months(period: Period) -> list[str]:
+    out, cur = [], dt.date(period.since.year, period.since.month, 1)
+    end = period.until.date()
+    while cur <= end:
+        out.append(cur.strftime("%Y-%m"))
+        cur = dt.date(cur.year + (cur.month == 12), cur.month % 12 + 1, 1)
+    return out
+
+
+def _weeks(period: Period) -> list[str]:
+    out: list[str] = []
+    day = period.since.date()
+    while day <= period.until.date():
+        year, week, _ = day.isocalendar()
+        label = f"{year}-W{week:02d}"
+        if label not in out:
+            out.append(label)
+        day += dt.timedelta(days=1)
+    return out
+
+
+def _week_of(when: dt.datetime) -> str:
+    year, week, _ = when.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _reports(services: Services, period: Period) -> list[TraffickingReport]:
+    with services.uow() as uow:
+        rows = list(
+            uow.session.scalars(
+                select(TraffickingReport).where(
+                    TraffickingReport.created_at >= period.since,
+                    TraffickingReport.created_at < period.until,
+                )
+            )
+        )
+        uow.session.expunge_all()
+        return rows
+
+
+def _registrations(services: Services, period: Period) -> list[Registration]:
+    with services.uow() as uow:
+        rows = list(
+            uow.session.scalars(
+                select(Registration).where(
+                    Registration.created_at >= period.since,
+                    Registration.created_at < period.until,
+                )
+            )
+        )
+        uow.session.expunge_all()
+        return rows
+
+
+def _district_name(code: str | None) -> str:
+    return DISTRICTS.get(code or "", NOT_GIVEN)
+
+
+def _crosstab(
+    pairs: Sequence[tuple[str, str]], rows: list[str], cols: list[str]
+) -> list[list[int]]:
+    counts = Counter(pairs)
+    return [[counts[(r, c)] for c in cols] for r in rows]
+
+
+def reports_by_month(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    reports = _reports(services, period)
+    rows = [*sorted(DISTRICTS.values()), NOT_GIVEN]
+    cols = _months(period)
+    pairs = [(_district_name(r.district), r.created_at.strftime("%Y-%m")) for r in reports]
+    return rows, cols, _crosstab(pairs, rows, cols)
+
+
+def reports_by_post(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    reports = _reports(services, period)
+    rows = [p.name for p in BORDER_POSTS.values()] + ["Not at a border post"]
+    cols = ["P1", "P2", "P3"]
+
+    def where(r: TraffickingReport) -> str:
+        post = BORDER_POSTS.get(r.place or "")
+        return post.name if post else "Not at a border post"
+
+    return rows, cols, _crosstab([(where(r), r.priority) for r in reports], rows, cols)
+
+
+def _one_way(
+    values: Sequence[str], order: Sequence[str]
+) -> tuple[list[str], list[str], list[list[int]]]:
+    counts = Counter(values)
+    rows = list(order) + sorted(set(counts) - set(order))
+    return rows, ["Count"], [[counts[r]] for r in rows]
+
+
+def reports_child(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    values = [labels.word(labels.CHILD_WORDS, r.child_involved) for r in _reports(services, period)]
+    return _one_way(values, [*labels.CHILD_WORDS.values(), "Not answered"])
+
+
+def reports_flags(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    values = [
+        labels.RED_FLAG_WORDS.get(f, f) for r in _reports(services, period) for f in r.flags or []
+    ]
+    return _one_way(values, list(labels.RED_FLAG_WORDS.values()))
+
+
+def reports_incomplete(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    reports = _reports(services, period)
+    rows = ["P1", "P2", "P3"]
+    cols = ["Completed", "Incomplete (abandoned)"]
+    pairs = [(r.priority, cols[1] if r.incomplete else cols[0]) for r in reports]
+    return rows, cols, _crosstab(pairs, rows, cols)
+
+
+def registrations_by_week(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    regs = _registrations(services, period)
+    rows = [*sorted(DISTRICTS.values()), NOT_GIVEN]
+    cols = _weeks(period)
+    pairs = [(_district_name(r.home_district), _week_of(r.created_at)) for r in regs]
+    return rows, cols, _crosstab(pairs, rows, cols)
+
+
+CAME_FROM_WORDS = {
+    "ZA-GP": "Gauteng",
+    "ZA-FS": "Free State",
+    "ZA-KZN": "KwaZulu-Natal",
+    "ZA-WC": "Western Cape",
+    "ZA-OTHER": "Elsewhere in South Africa",
+    "OTHER": "Another country",
+}
+STAY_WORDS = {"staying": "Staying", "visiting": "Visiting", "unsure": "Not sure"}
+DOCUMENT_WORDS = {
+    "passport_valid": "Valid passport",
+    "passport_expired": "Expired passport",
+    "none": "No document",
+    "other_permit": "Permit or other document",
+}
+NEED_WORDS = {
+    "clinic": "Clinic services",
+    "livelihood": "Livelihood help",
+    "skills": "Skills training",
+    "documents": "Documents",
+    "other": "Other",
+}
+
+
+def _reg_field(
+    field: str, words: dict[str, str], codes: Sequence[str]
+) -> Callable[[Services, Period], tuple[list[str], list[str], list[list[int]]]]:
+    def build(services: Services, period: Period) -> tuple[list[str], list[str], list[list[int]]]:
+        values = [
+            labels.word(words, getattr(r, field), NOT_GIVEN)
+            for r in _registrations(services, period)
+        ]
+        return _one_way(values, [words[c] for c in codes] + [NOT_GIVEN])
+
+    return build
+
+
+def registrations_entry(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    def post(code: str | None) -> str:
+        found = BORDER_POSTS.get(code or "")
+        return found.name if found else NOT_GIVEN
+
+    values = [post(r.entry_point) for r in _registrations(services, period)]
+    return _one_way(values, [p.name for p in BORDER_POSTS.values()] + [NOT_GIVEN])
+
+
+def registrations_needs(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    values = [NEED_WORDS.get(n, n) for r in _registrations(services, period) for n in r.needs or []]
+    return _one_way(values, [NEED_WORDS[n] for n in NEEDS])
+
+
+def sms_by_day(services: Services, period: Period) -> tuple[list[str], list[str], list[list[int]]]:
+    cols = ["Sent", "Delivered", "Failed", "Rerouted"]
+    with services.uow() as uow:
+        rows_db = uow.session.execute(
+            select(
+                OutboundSms.created_at,
+                OutboundSms.status,
+                OutboundSms.report_id,
+                OutboundSms.partner_code,
+                OutboundSms.id,
+            )
+            .where(
+                OutboundSms.purpose == "alert",
+                OutboundSms.created_at >= period.since,
+                OutboundSms.created_at < period.until,
+            )
+            .order_by(OutboundSms.id)
+        ).all()
+    seen: set[tuple[int | None, str | None]] = set()
+    pairs: list[tuple[str, str]] = []
+    for created, status, report_id, partner, _ in rows_db:
+        day = created.strftime("%Y-%m-%d")
+        if status in ("sent", "delivered"):
+            pairs.append((day, "Sent"))
+        if status == "delivered":
+            pairs.append((day, "Delivered"))
+        if status == "failed":
+            pairs.append((day, "Failed"))
+        if (report_id, partner) in seen:
+            pairs.append((day, "Rerouted"))
+        seen.add((report_id, partner))
+    days = sorted({d for d, _ in pairs})
+    return days, cols, _crosstab(pairs, days, cols)
+
+
+def sessions_by_flow(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    with services.uow() as uow:
+        rows_db = uow.session.execute(
+            select(UssdSessionEvent.status, UssdSessionEvent.last_screen).where(
+                UssdSessionEvent.received_at >= period.since,
+                UssdSessionEvent.received_at < period.until,
+            )
+        ).all()
+
+    def flow(screen: str | None) -> str:
+        screen = screen or ""
+        if screen.startswith("reg"):
+            return "Registration"
+        if screen.startswith("report"):
+            return "Report"
+        if screen.startswith("check"):
+            return "Check a reference"
+        return "Menus and other"
+
+    cols = ["Completed", "Abandoned"]
+    pairs = [(flow(s), "Completed" if st == "Success" else "Abandoned") for st, s in rows_db]
+    rows = ["Registration", "Report", "Check a reference", "Menus and other"]
+    return rows, cols, _crosstab(pairs, rows, cols)
+
+
+SPECS: dict[str, Spec] = {
+    "reports-by-month": Spec(
+        "Trafficking reports per month, by district",
+        "trafficking reports",
+        K_TRAFFICKING,
+        "District",
+        "Month",
+        reports_by_month,
+        merge_columns=True,
+    ),
+    "reports-by-post": Spec(
+        "Trafficking reports by border post and priority",
+        "trafficking reports",
+        K_TRAFFICKING,
+        "Border post",
+        "Priority",
+        reports_by_post,
+    ),
+    "reports-child": Spec(
+        "Reports where a child was involved",
+        "trafficking reports",
+        K_TRAFFICKING,
+        "Child involved",
+        "",
+        reports_child,
+    ),
+    "reports-flags": Spec(
+        "Red flags seen (a report may name several)",
+        "trafficking reports",
+        K_TRAFFICKING,
+        "Red flag",
+        "",
+        reports_flags,
+    ),
+    "reports-incomplete": Spec(
+        "Urgent reports left incomplete (abandoned sessions), by priority",
+        "trafficking reports",
+        K_TRAFFICKING,
+        "Priority",
+        "",
+        reports_incomplete,
+    ),
+    "registrations-by-week": Spec(
+        "Registrations per week, by home district",
+        "registrations",
+        K_REGISTRATIONS,
+        "Home district",
+        "Week",
+        registrations_by_week,
+        merge_columns=True,
+    ),
+    "registrations-came-from": Spec(
+        "Where returnees came from",
+        "registrations",
+        K_REGISTRATIONS,
+        "Came from",
+        "",
+        _reg_field("came_from", CAME_FROM_WORDS, CAME_FROM),
+    ),
+    "registrations-staying": Spec(
+        "Staying or visiting",
+        "registrations",
+        K_REGISTRATIONS,
+        "Intention",
+        "",
+        _reg_field("stay_intent", STAY_WORDS, STAY_INTENT),
+    ),
+    "registrations-border-post": Spec(
+        "Border post crossed",
+        "registrations",
+        K_REGISTRATIONS,
+        "Border post",
+        "",
+        registrations_entry,
+    ),
+    "registrations-documents": Spec(
+        "Travel document status",
+        "registrations",
+        K_REGISTRATIONS,
+        "Document",
+        "",
+        _reg_field("travel_document", DOCUMENT_WORDS, TRAVEL_DOCUMENT),
+    ),
+    "registrations-needs": Spec(
+        "Needs (a returnee may name several)",
+        "registrations",
+        K_REGISTRATIONS,
+        "Need",
+        "",
+        registrations_needs,
+    ),
+    "sms-alerts": Spec(
+        "SMS alerts per day: sent, delivered, failed, rerouted",
+        "alerts about trafficking reports",
+        K_TRAFFICKING,
+        "Day",
+        "",
+        sms_by_day,
+    ),
+    "ussd-sessions": Spec(
+        "USSD sessions completed and abandoned, by flow",
+        "USSD sessions",
+        K_REGISTRATIONS,
+        "Flow",
+        "",
+        sessions_by_flow,
+    ),
+}
+
+
+def merge_small_columns(
+    cols: list[str], counts: list[list[int]], k: int
+) -> tuple[list[str], list[list[int]]]:
+    """Merge neighbouring period columns until each holds at least k records (or none).
+
+    An empty period stays as it is (0 tells nothing); a period with 1..k-1 records is joined to
+    the next one (the last to the previous), named by its first and last period.
+    """
+    groups: list[list[int]] = []  # column indexes
+    current: list[int] = []
+    for i in range(len(cols)):
+        current.append(i)
+        total = sum(row[j] for row in counts for j in current)
+        if total == 0 or total >= k:
+            groups.append(current)
+            current = []
+    if current:
+        if groups and sum(row[j] for row in counts for j in current) > 0:
+            groups[-1].extend(current)
+        else:
+            groups.append(current)
+    names = [cols[g[0]] if len(g) == 1 else f"{cols[g[0]]} to {cols[g[-1]]}" for g in groups]
+    merged = [[sum(row[j] for j in g) for g in groups] for row in counts]
+    return names, merged
+
+
+def build(services: Services, key: str, period: Period) -> Figure:
+    """The protected figure `key` for `period` (KeyError for an unknown key)."""
+    spec = SPECS[key]
+    rows, cols, counts = spec.build(services, period)
+    if spec.merge_columns and cols:
+        cols, counts = merge_small_columns(cols, counts, spec.k)
+    if not rows or not cols:
+        rows, cols, counts = ["No data"], cols or ["Count"], [[0] * max(1, len(cols))]
+    table = protect(counts, spec.k, rows, cols)
+    return Figure(key, spec.title, spec.about, spec.row_title, spec.col_title, table)
+
+
+@dataclass(frozen=True)
+class AckTimes:
+    partner: str
+    priority: str
+    cases: int | None  # None: fewer than k (then no times are shown either)
+    median_minutes: float | None
+    p90_minutes: float | None
+
+
+def acknowledgement_times(services: Services, period: Period) -> list[AckTimes]:
+    """Time from report to acknowledgement per partner and priority; shown only for >= k cases."""
+    from ussd_app.partners.models import Partner
+
+    with services.uow() as uow:
+        rows_db = uow.session.execute(
+            select(
+                TraffickingReport.holder_partner_code,
+                TraffickingReport.priority,
+                TraffickingReport.created_at,
+                TraffickingReport.acknowledged_at,
+            ).where(
+                TraffickingReport.created_at >= period.since,
+                TraffickingReport.created_at < period.until,
+                TraffickingReport.acknowledged_at.is_not(None),
+            )
+        ).all()
+        names = dict(uow.session.execute(select(Partner.code, Partner.name)).all())
+    groups: dict[tuple[str, str], list[float]] = {}
+    for code, priority, created, acked in rows_db:
+        if acked is None:
+            continue
+        minutes = (acked - created).total_seconds() / 60
+        groups.setdefault((names.get(code or "", "Unknown"), priority), []).append(minutes)
+    out = []
+    for (partner, priority), values in sorted(groups.items()):
+        if len(values) < K_TRAFFICKING:
+            out.append(AckTimes(partner, priority, None, None, None))
+            continue
+        values.sort()
+        p90 = values[max(0, round(0.9 * len(values)) - 1)]
+        out.append(AckTimes(partner, priority, len(values), statistics.median(values), p90))
+    return out
