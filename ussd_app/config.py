@@ -136,6 +136,8 @@ class Settings:
     embedded_worker: bool = True  # run an RQ worker thread inside `ussd-app serve`
     p1_ack_minutes: int = 15
     p2_ack_minutes: int = 24 * 60
+    # A registration no partner has taken is notified once more after this long (issue 10).
+    registration_renotify_hours: int = 72
     sweep_interval_s: int = 60
     # Seconds between retries of a transient SMS failure (RQ Retry intervals).
     sms_retry_delays: tuple[int, ...] = (10, 30, 120, 600, 1800)
@@ -233,6 +235,7 @@ class Settings:
             "MAX_BODY_BYTES": "max_body_bytes",
             "P1_ACK_MINUTES": "p1_ack_minutes",
             "P2_ACK_MINUTES": "p2_ack_minutes",
+            "REGISTRATION_RENOTIFY_HOURS": "registration_renotify_hours",
             "SWEEP_INTERVAL_S": "sweep_interval_s",
             "GATEWAY_TRUSTED_PROXIES": "gateway_trusted_proxies",
             "DESK_IDLE_TIMEOUT_S": "desk_idle_timeout_s",

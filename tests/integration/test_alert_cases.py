@@ -414,7 +414,7 @@ class TestConfirmations:
     def test_no_sms_without_opt_in(self, alert_container: Container, standin: AtStandIn) -> None:
         self._register(alert_container, "no")
         drain(alert_container)
-        assert standin.messages == []
+        assert _texts_to(standin, "+26658333444") == []  # partners are told; the person is not
 
     def test_no_sms_to_a_ussd_reporter(
         self, alert_container: Container, standin: AtStandIn

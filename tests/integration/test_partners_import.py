@@ -54,9 +54,9 @@ def count(sf: sessionmaker[Session], model: type[Base]) -> int:
 
 def test_example_file_imports_and_routes(session_factory: sessionmaker[Session]) -> None:
     summary = import_partners(session_factory, EXAMPLE)
-    assert len(summary.created) == 12
+    assert len(summary.created) == 16
     assert summary.updated == ()
-    assert summary.contacts_created == count(session_factory, PartnerContact) == 25
+    assert summary.contacts_created == count(session_factory, PartnerContact) == 33
     with session_factory() as session:
         directory = load_directory(session)
         desk = session.scalar(select(Partner).where(Partner.code == "lmps-atu-desk"))
@@ -77,7 +77,7 @@ def test_example_file_imports_and_routes(session_factory: sessionmaker[Session])
 
 def test_import_accepts_a_unit_of_work(session_factory: sessionmaker[Session]) -> None:
     summary = import_partners(UnitOfWork(session_factory), EXAMPLE)
-    assert len(summary.created) == 12
+    assert len(summary.created) == 16
 
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -173,7 +173,7 @@ def _duplicate_code(data: dict[str, Any]) -> None:
             _set("bds-maputsoe", "code", "BDS Maputsoe"),
             "partners.yaml entry 8 (BDS Maputsoe): code 'BDS Maputsoe' must be lower-case",
         ),
-        (_duplicate_code, "partners.yaml entry 13 (bds-maputsoe): duplicate code 'bds-maputsoe'"),
+        (_duplicate_code, "partners.yaml entry 17 (bds-maputsoe): duplicate code 'bds-maputsoe'"),
         (_set("bds-maputsoe", "national_desk", "maybe"), "national_desk must be yes or no"),
         (_no_desk, "missing national duty desk"),
         (_two_desks, "more than one national duty desk: lmps-atu-desk, lmps-maseru"),
@@ -229,7 +229,7 @@ def test_a_bad_file_changes_nothing(tmp_path: Path, session_factory: sessionmake
     data = example()
     entry(data, "lmps-maseru")["name"] = "Renamed"
     data["partners"].append({"code": "new-ngo", "name": "New", "kind": "ngo", "contacts": []})
-    with pytest.raises(PartnersFileError, match=r"entry 13 \(new-ngo\)"):
+    with pytest.raises(PartnersFileError, match=r"entry 17 \(new-ngo\)"):
         import_partners(session_factory, write(tmp_path, data))
     with session_factory() as session:
         names = {p.code: p.name for p in session.scalars(select(Partner))}

@@ -164,7 +164,7 @@ def test_actions_a_kind_of_case_does_not_have_are_refused_loudly() -> None:
             FakeServices(),
             FakeUow(),
             make("registration", "new", False),
-            CaseAction.ESCALATED,
-            SYSTEM,
+            CaseAction.TRANSFERRED,  # registrations are not transferred (yet)
+            HOLDER,
         )  # type: ignore[arg-type]
     assert machine.CLOSE_OUTCOMES["duplicate"] == "Duplicate"

@@ -20,7 +20,7 @@ from ussd_app.cases.authority import Actor, Case
 from ussd_app.cases.machine import CaseAction, Result
 from ussd_app.cases.texts import alert_text
 from ussd_app.container import Services
-from ussd_app.db import UnitOfWork
+from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.messaging import outbox
 from ussd_app.messaging.models import OutboundSms, SmsPurpose
 from ussd_app.partners.models import Partner
@@ -28,6 +28,8 @@ from ussd_app.partners.routing import facts_from_report, first_contact
 from ussd_app.partners.snapshot import load_directory
 from ussd_app.reports import retention
 from ussd_app.reports.models import TraffickingReport
+from ussd_app.returnees import referrals
+from ussd_app.returnees.models import Registration
 from ussd_app.staff import audit
 
 log = logging.getLogger(__name__)
@@ -218,3 +220,69 @@ def _notify_others(
             key=f"notice:{report.id}:{to_hash[:32]}",
             report_id=report.id,
         )
+
+
+def refer(
+    services: Services,
+    uow: UnitOfWork,
+    registration: Registration,
+    actor: Actor,
+    *,
+    need: str,
+    status: str,
+    service: str | None = None,
+) -> Result:
+    """Refer one need of a taken registration to a service, or move its referral on
+    (accepted, delivered, declined, unreachable: `ussd_app.returnees.referrals`).
+
+    Authority and the case event come from the state machine (the `referred` action, holder
+    only, detail "need:status"); a move the referral table does not allow changes nothing.
+    """
+    if need not in (registration.needs or ()):
+        raise ValueError(f"{need!r} is not one of this registration's needs")
+    if status not in referrals.REFERRAL_STATUSES:
+        raise ValueError(f"unknown referral status {status!r}")
+    existing = uow.session.scalar(
+        select(referrals.Referral).where(
+            referrals.Referral.registration_id == registration.id,
+            referrals.Referral.need == need,
+        )
+    )
+    if not referrals.allowed(existing.status if existing else None, status):
+        result = Result(machine.Outcome.NOT_NOW)
+        return _done(services, uow, registration, actor, result, "referred")
+    result = machine.apply(
+        services,
+        uow,
+        registration,
+        CaseAction.REFERRED,
+        actor,
+        detail=f"{need}:{status}",
+        note=None,
+    )
+    if result.done:
+        now = result.event.created_at if result.event else utcnow()
+        if existing is None:
+            uow.session.add(referrals.new_referral(registration.id, need, service, now))
+        else:
+            referrals.advance(existing, status, now)
+            if service:
+                existing.service = service
+    return _done(services, uow, registration, actor, result, "referred")
+
+
+def on_registration(
+    services: Services,
+    registration_id: int,
+    do: Callable[..., Result],
+    actor: Actor,
+    **kwargs: Any,
+) -> tuple[Result, str]:
+    """Like `on_report`, for a registration (desk callers without a unit of work)."""
+    with services.uow() as uow:
+        registration = uow.session.get(Registration, registration_id)
+        if registration is None:
+            raise LookupError(f"no registration {registration_id}")
+        result = do(services, uow, registration, actor, **kwargs)
+        uow.commit()
+        return result, registration.ref

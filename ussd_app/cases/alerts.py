@@ -14,14 +14,26 @@ from sqlalchemy import select
 
 from ussd_app.cases import machine
 from ussd_app.cases.authority import SYSTEM
-from ussd_app.cases.texts import alert_text, returnee_confirmation_text
+from ussd_app.cases.texts import (
+    alert_text,
+    registration_notice_text,
+    returnee_confirmation_text,
+)
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
 from ussd_app.messaging import outbox
 from ussd_app.messaging.models import OutboundSms, SmsOptOut, SmsPurpose
-from ussd_app.partners.routing import Detail, facts_from_report, next_contact, route_report
+from ussd_app.partners.routing import (
+    Detail,
+    facts_from_registration,
+    facts_from_report,
+    next_contact,
+    route_registration,
+    route_report,
+)
 from ussd_app.partners.snapshot import load_directory
 from ussd_app.reports.models import ReportStatus, TraffickingReport
+from ussd_app.returnees.models import Registration
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +48,7 @@ class ReportAlerts:
         self, services: Services, uow: UnitOfWork, registration: Any, phone: str
     ) -> None:
         stage_registration_sms(services, uow, registration, phone)
+        stage_partner_notices(services, uow, registration)
 
 
 class CaseSmsObserver:
@@ -43,6 +56,9 @@ class CaseSmsObserver:
 
     def still_needed(self, services: Services, uow: UnitOfWork, row: OutboundSms) -> bool:
         """An escalation for a case someone has already taken need not go out."""
+        if row.purpose == SmsPurpose.ESCALATION.value and row.registration_id is not None:
+            registration = uow.session.get(Registration, row.registration_id)
+            return registration is not None and registration.status == "new"
         if row.purpose != SmsPurpose.ESCALATION.value or row.report_id is None:
             return True
         report = uow.session.get(TraffickingReport, row.report_id)
@@ -103,6 +119,35 @@ def stage_registration_sms(services: Services, uow: UnitOfWork, reg: Any, phone:
         # One confirmation per registration version (an update re-confirms).
         key=f"reg:{reg.ref}:{reg.updated_at.isoformat() if reg.updated_at else 'new'}",
     )
+
+
+def stage_partner_notices(services: Services, uow: UnitOfWork, reg: Registration) -> int:
+    """Tell each partner the directory chooses of a registration, once per partner (an update
+    that adds a need reaches a partner taking it; the others are not told twice).
+
+    Only codes go out: reference, home district, needs. Without consent to share, only the
+    programme partner hears of it. Returns how many notices were staged now.
+    """
+    facts = facts_from_registration(reg)
+    recipients = route_registration(facts, load_directory(uow.session))
+    if not recipients:
+        log.warning("registration %s: no partner takes it (no programme partner?)", reg.ref)
+    staged = 0
+    for r in recipients:
+        row = outbox.stage(
+            uow,
+            services,
+            to=r.phone,
+            body=registration_notice_text(reg.ref, facts.district, r.needs),
+            purpose=SmsPurpose.ALERT,
+            key=f"regnotice:{reg.id}:{r.partner_code}",
+            registration_id=reg.id,
+            partner_code=r.partner_code,
+            contact_id=r.contact_id,
+            detail="brief",
+        )
+        staged += row is not None
+    return staged
 
 
 def reroute_failed(services: Services, uow: UnitOfWork, row: OutboundSms) -> None:

@@ -91,6 +91,19 @@ REGISTRATION_RULES: dict[CaseAction, Rule] = {
     CaseAction.NOTED: Rule(frozenset({_N, _T, _F, _X}), None, Who.ALERTED),
     CaseAction.CLOSED: Rule(frozenset({_N, _T, _F}), _X, Who.HOLDER),
     CaseAction.REOPENED: Rule(frozenset({_X}), _T, Who.HOLDER),
+    # Nobody took it in time: the partners told of it are told once more (cases.followup).
+    CaseAction.ESCALATED: Rule(frozenset({_N}), None, Who.SYSTEM),
+}
+
+# How a registration's follow-up ended (the desk's close form for registrations).
+REGISTRATION_CLOSE_OUTCOMES: dict[str, str] = {
+    "assisted": "Person assisted, services delivered",
+    "reintegrated": "Settled, no more help needed",
+    "declined_help": "Person declined help",
+    "not_located": "Could not reach the person",
+    "moved_away": "Moved away or migrated again",
+    "duplicate": "Duplicate",
+    "other": "Other",
 }
 
 
@@ -138,7 +151,9 @@ def apply(
         return Result(Outcome.REFUSED, event)
     if case.status not in rule.sources:
         return Result(Outcome.NOT_NOW)
-    if action is CaseAction.CLOSED and outcome is not None and outcome not in CLOSE_OUTCOMES:
+    is_report = isinstance(case, TraffickingReport)
+    outcomes = CLOSE_OUTCOMES if is_report else REGISTRATION_CLOSE_OUTCOMES
+    if action is CaseAction.CLOSED and outcome is not None and outcome not in outcomes:
         raise ValueError(f"unknown closing outcome {outcome!r}")
     if rule.target is not None:
         case.status = rule.target

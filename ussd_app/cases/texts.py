@@ -152,3 +152,29 @@ def returnee_confirmation_text(
     if septets(text) > SMS_LIMIT:
         text = head + tail
     return _checked(text)
+
+
+# -- registration notices to partners (issue 10): codes in words, never a name or number ------
+
+# Returnee needs as partners read them in a notice.
+NEED_NOTICE_WORDS: dict[str, str] = {
+    "livelihood": "livelihood",
+    "skills": "skills",
+    "documents": "documents",
+    "clinic": "clinic",
+    "other": "other",
+}
+
+
+def registration_notice_text(
+    ref: str, district: str | None, needs: Iterable[str], *, reminder: bool = False
+) -> str:
+    """The SMS telling a partner of a registration (or, once, that it is still not taken).
+
+    "New returnee R-482913, Leribe: livelihood, skills. Details on desk. Reply ACK R-482913"
+    """
+    place = DISTRICT_SHORT.get(district or "", "district not given")
+    words = ", ".join(NEED_NOTICE_WORDS[n] for n in needs if n in NEED_NOTICE_WORDS)
+    about = f": {words}" if words else ""
+    head = "Reminder, not yet taken: returnee" if reminder else "New returnee"
+    return _checked(f"{head} {ref}, {place}{about}. Details on desk. {ack_instruction(ref)}")

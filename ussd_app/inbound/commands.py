@@ -27,6 +27,7 @@ from ussd_app.partners.models import Partner, PartnerContact
 from ussd_app.phones import InvalidPhoneNumber, mask
 from ussd_app.references import normalise_reference
 from ussd_app.reports.models import TraffickingReport
+from ussd_app.returnees.models import Registration
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ def _ref_arg(parsed: ParsedCommand) -> tuple[str | None, str]:
 
 def _staff_case(
     uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str, cmd: str
-) -> tuple[PartnerContact, TraffickingReport, str] | None:
+) -> tuple[PartnerContact, TraffickingReport | Registration, str] | None:
     """The partner contact, the case and the rest of the message for a staff command.
 
     Replies (and returns None) when the sender is not staff, the reference is missing, or no
@@ -223,7 +224,11 @@ def _staff_case(
     if ref is None:
         _reply(uow, services, sender, gid, _text("need_ref", parsed.lang, cmd=cmd))
         return None
-    report = uow.session.scalar(select(TraffickingReport).where(TraffickingReport.ref == ref))
+    report: TraffickingReport | Registration | None = uow.session.scalar(
+        select(TraffickingReport).where(TraffickingReport.ref == ref)
+    )
+    if report is None:  # a returnee registration (ACK R-482913) is a case too
+        report = uow.session.scalar(select(Registration).where(Registration.ref == ref))
     if report is None:
         _reply(uow, services, sender, gid, _text("no_such_ref", parsed.lang, ref=ref))
         return None

@@ -63,6 +63,7 @@ def stage(
     partner_code: str | None = None,
     contact_id: int | None = None,
     detail: str | None = None,
+    registration_id: int | None = None,
 ) -> OutboundSms | None:
     """Add a message to the outbox in `uow`'s transaction; None if `key` was staged before."""
     session = uow.session
@@ -72,6 +73,7 @@ def stage(
     row = OutboundSms(
         purpose=purpose.value,
         report_id=report_id,
+        registration_id=registration_id,
         partner_code=partner_code,
         contact_id=contact_id,
         detail=detail,

@@ -13,6 +13,7 @@ from ussd_app.messaging.models import DeliveryReport, InboundSms, OutboundSms, S
 from ussd_app.partners.models import Partner, PartnerContact
 from ussd_app.reports.models import ReporterContact, TraffickingReport
 from ussd_app.returnees.models import Registration
+from ussd_app.returnees.referrals import Referral
 from ussd_app.staff.models import AuditEvent, RecoveryCode, StaffUser
 from ussd_app.ussd.models import PhonePreference, UssdSessionEvent
 
@@ -28,6 +29,7 @@ __all__ = [
     "PartnerContact",
     "PhonePreference",
     "RecoveryCode",
+    "Referral",
     "Registration",
     "ReporterContact",
     "SmsOptOut",

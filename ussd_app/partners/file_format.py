@@ -14,13 +14,18 @@ YAML shape (see partners.example.yaml)::
         districts: []                  # ISO codes (LS-A) or names; empty + no posts = nationwide
         border_posts: []               # codes from ussd_app.codes.BORDER_POSTS
         case_kinds: [trafficking, child]
+        returnee_needs: []             # needs it takes in its districts: livelihood skills
+                                       # documents clinic other (needs case kind 'returnee')
+        programme_partner: false       # receives every registration (e.g. IOM)
+        border_health_posts: []        # border posts where it runs a health desk
         active: true                   # optional, default true
         contacts:                      # tried in this order; at least one on duty
           - {name: Duty officer, phone: "+26650000001", on_duty: true}
           - {name: Commander, phone: "+26650000002", on_duty: false, escalation: true}
 
 CSV columns: partner_code, partner_name, kind, national_desk, districts, border_posts,
-case_kinds, active, contact_name, phone, on_duty, escalation. Lists are separated by `;`.
+case_kinds, active, contact_name, phone, on_duty, escalation (and, optionally, returnee_needs,
+programme_partner, border_health_posts). Lists are separated by `;`.
 Rows of one partner repeat its partner columns; contacts keep the order of the rows.
 """
 
@@ -36,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from ussd_app.codes import BORDER_POSTS, DISTRICTS
+from ussd_app.codes import BORDER_POSTS, DISTRICTS, NEEDS
 from ussd_app.partners.models import CASE_KINDS, PARTNER_KINDS
 from ussd_app.phones import InvalidPhoneNumber, normalise
 
@@ -52,6 +57,9 @@ _PARTNER_FIELDS = frozenset(
         "case_kinds",
         "active",
         "contacts",
+        "returnee_needs",
+        "programme_partner",
+        "border_health_posts",
     }
 )
 _CONTACT_FIELDS = frozenset({"name", "phone", "on_duty", "escalation"})
@@ -69,6 +77,8 @@ _CSV_COLUMNS = (
     "on_duty",
     "escalation",
 )
+# Returnee routing columns (issue 10); optional so older CSV files still read.
+_CSV_OPTIONAL = ("returnee_needs", "programme_partner", "border_health_posts")
 _TRUE = frozenset({"yes", "y", "true", "1"})
 _FALSE = frozenset({"no", "n", "false", "0"})
 
@@ -117,6 +127,9 @@ class PartnerSpec:
     case_kinds: tuple[str, ...]
     active: bool
     contacts: tuple[ContactSpec, ...]
+    returnee_needs: tuple[str, ...] = ()  # codes from ussd_app.codes.NEEDS
+    programme_partner: bool = False  # receives every registration
+    border_health_posts: tuple[str, ...] = ()  # posts where it runs a border health desk
 
 
 @dataclass
@@ -179,7 +192,8 @@ def _raw_from_csv(text: str, fname: str) -> tuple[list[_Raw], list[str]]:
     missing = [c for c in _CSV_COLUMNS if c not in columns]
     if missing:
         return [], [f"{fname}: missing column(s): {', '.join(missing)}"]
-    problems = [f"{fname}: unknown column {c!r}" for c in columns if c not in _CSV_COLUMNS]
+    known = (*_CSV_COLUMNS, *_CSV_OPTIONAL)
+    problems = [f"{fname}: unknown column {c!r}" for c in columns if c not in known]
     raws: dict[str, _Raw] = {}
     first_row: dict[str, int] = {}
     for rowno, row in enumerate(reader, start=2):
@@ -197,6 +211,9 @@ def _raw_from_csv(text: str, fname: str) -> tuple[list[_Raw], list[str]]:
             "case_kinds": row["case_kinds"],
             "active": row["active"] or True,
         }
+        for column in _CSV_OPTIONAL:
+            if row.get(column):
+                partner_fields[column] = row[column]
         contact = {
             "name": row["contact_name"],
             "phone": row["phone"],
@@ -265,7 +282,11 @@ def _validate(raws: list[_Raw], problems: list[str]) -> list[PartnerSpec]:
         if kind not in PARTNER_KINDS:
             bad(f"{label}: kind {f.get('kind')!r} must be one of {', '.join(PARTNER_KINDS)}")
         flags: dict[str, bool] = {}
-        for key, default in (("national_desk", False), ("active", True)):
+        for key, default in (
+            ("national_desk", False),
+            ("active", True),
+            ("programme_partner", False),
+        ):
             value = _as_bool(f.get(key), default)
             if value is None:
                 bad(f"{label}: {key} must be yes or no, got {f.get(key)!r}")
@@ -277,6 +298,12 @@ def _validate(raws: list[_Raw], problems: list[str]) -> list[PartnerSpec]:
         )
         if not case_kinds and _as_items(f.get("case_kinds")) == []:
             bad(f"{label}: case_kinds is empty; list at least one of {', '.join(CASE_KINDS)}")
+        needs = _codes(label, "returnee need", f.get("returnee_needs"), {n: n for n in NEEDS}, bad)
+        health_posts = _codes(
+            label, "border health post", f.get("border_health_posts"), _POST_LOOKUP, bad
+        )
+        if (needs or flags["programme_partner"]) and case_kinds and "returnee" not in case_kinds:
+            bad(f"{label}: returnee_needs and programme_partner need case kind 'returnee'")
         contacts: list[ContactSpec] = []
         for position, (clabel, c) in enumerate(raw.contacts, start=1):
             contact = _contact(clabel, c, position, bad)
@@ -310,6 +337,9 @@ def _validate(raws: list[_Raw], problems: list[str]) -> list[PartnerSpec]:
                 case_kinds=tuple(case_kinds),
                 active=flags["active"],
                 contacts=tuple(contacts),
+                returnee_needs=tuple(needs),
+                programme_partner=flags["programme_partner"],
+                border_health_posts=tuple(health_posts),
             )
         )
     desks = [s.code or "?" for s in specs if s.national_desk and s.active]

@@ -79,6 +79,9 @@ def _apply(session: Session, specs: list[PartnerSpec]) -> ImportSummary:
         partner.districts = list(spec.districts)
         partner.border_posts = list(spec.border_posts)
         partner.case_kinds = list(spec.case_kinds)
+        partner.returnee_needs = list(spec.returnee_needs)
+        partner.is_programme_partner = spec.programme_partner
+        partner.border_health_posts = list(spec.border_health_posts)
         partner.active = spec.active
         for cspec in spec.contacts:
             in_file_phones.add(cspec.phone)
@@ -162,6 +165,9 @@ def _partner_states(
             tuple(as_list(p.districts)),
             tuple(as_list(p.border_posts)),
             tuple(as_list(p.case_kinds)),
+            tuple(as_list(p.returnee_needs)),
+            bool(p.is_programme_partner),
+            tuple(as_list(p.border_health_posts)),
             p.active,
             tuple(sorted(active.get(p.code, []))),
         )

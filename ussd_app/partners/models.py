@@ -42,6 +42,12 @@ class Partner(Base):
     districts: Mapped[list[str]] = mapped_column(JSON, default=list)
     border_posts: Mapped[list[str]] = mapped_column(JSON, default=list)
     case_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Returnee routing (issue 10): the needs it takes in its districts (codes.NEEDS), whether it
+    # is the programme partner that hears of every registration, and the border posts where it
+    # runs a border health desk.
+    returnee_needs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_programme_partner: Mapped[bool] = mapped_column(Boolean, default=False)
+    border_health_posts: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[db.created_at]
     updated_at: Mapped[db.updated_at]

@@ -29,6 +29,7 @@ from ussd_app.codes import (
     BORDER_POSTS,
     CHILD_INVOLVED,
     DISTRICTS,
+    NEEDS,
     PRIORITIES,
     RED_FLAGS,
     WHEN_SEEN,
@@ -268,3 +269,79 @@ def escalation_targets(partner_code: str, directory: DirectorySnapshot) -> list[
             seen.add(r.phone)
             unique.append(r)
     return unique
+
+
+# -- returnee registrations (issue 10) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistrationFacts:
+    """The only registration fields routing may use: codes, the reference and the consent to
+    share with partners. Never the name or the number: this type cannot hold them."""
+
+    ref: str
+    district: str | None
+    needs: frozenset[str]
+    share_partners: bool
+
+
+def facts_from_registration(reg: object) -> RegistrationFacts:
+    """Copy the whitelisted fields of a registration (an ORM row) into `RegistrationFacts`."""
+    district = getattr(reg, "home_district", None)
+    return RegistrationFacts(
+        ref=str(getattr(reg, "ref", "")),
+        district=district if district in DISTRICTS else None,
+        needs=frozenset(getattr(reg, "needs", None) or ()),
+        share_partners=bool(getattr(reg, "share_partners", False)),
+    )
+
+
+@dataclass(frozen=True)
+class RegistrationRecipient:
+    """One notice of a registration: the partner's first contact and the needs it is told of."""
+
+    partner_code: str
+    contact_id: int
+    phone: str
+    needs: tuple[str, ...]  # in the order of ussd_app.codes.NEEDS
+    programme: bool
+
+
+def covers_district(partner: PartnerInfo, district: str | None) -> bool:
+    """A returnee partner works in the district (nationwide when it lists none)."""
+    if not partner.districts:
+        return True
+    return district is not None and district in partner.districts
+
+
+def route_registration(
+    facts: RegistrationFacts, directory: DirectorySnapshot
+) -> list[RegistrationRecipient]:
+    """Who is told of a registration: the programme partner(s) always, with every need; when
+    the person agreed to sharing, each partner taking one of its needs in its home district,
+    with the needs it takes. One notice per partner, never two to one number."""
+    ordered_needs = [n for n in NEEDS if n in facts.needs]
+    chosen: list[RegistrationRecipient] = []
+    for partner in sorted(directory.partners, key=lambda p: (not p.is_programme_partner, p.code)):
+        if partner.is_programme_partner:
+            needs = tuple(ordered_needs)
+        elif facts.share_partners and "returnee" in partner.case_kinds:
+            needs = tuple(n for n in ordered_needs if n in partner.returnee_needs)
+            if not needs or not covers_district(partner, facts.district):
+                continue
+        else:
+            continue
+        contact = first_contact(partner)
+        if contact is not None:
+            chosen.append(
+                RegistrationRecipient(
+                    partner.code, contact.id, contact.phone, needs, partner.is_programme_partner
+                )
+            )
+    out: list[RegistrationRecipient] = []
+    seen: set[str] = set()
+    for r in chosen:
+        if r.phone not in seen:
+            seen.add(r.phone)
+            out.append(r)
+    return out

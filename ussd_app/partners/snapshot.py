@@ -43,6 +43,9 @@ class PartnerInfo:
     border_posts: frozenset[str]
     case_kinds: frozenset[str]
     contacts: tuple[ContactInfo, ...]
+    returnee_needs: frozenset[str] = frozenset()
+    is_programme_partner: bool = False
+    border_health_posts: frozenset[str] = frozenset()
 
     @property
     def nationwide(self) -> bool:
@@ -89,6 +92,9 @@ def load_directory(session: Session) -> DirectorySnapshot:
                 districts=frozenset(as_list(p.districts)),
                 border_posts=frozenset(as_list(p.border_posts)),
                 case_kinds=frozenset(as_list(p.case_kinds)),
+                returnee_needs=frozenset(as_list(p.returnee_needs)),
+                is_programme_partner=bool(p.is_programme_partner),
+                border_health_posts=frozenset(as_list(p.border_health_posts)),
                 contacts=tuple(
                     ContactInfo(
                         c.id, p.code, c.name, c.phone, c.on_duty, c.is_escalation, c.position
@@ -129,6 +135,9 @@ def directory_from_specs(specs: Iterable[PartnerSpec]) -> DirectorySnapshot:
                 districts=frozenset(spec.districts),
                 border_posts=frozenset(spec.border_posts),
                 case_kinds=frozenset(spec.case_kinds),
+                returnee_needs=frozenset(spec.returnee_needs),
+                is_programme_partner=spec.programme_partner,
+                border_health_posts=frozenset(spec.border_health_posts),
                 contacts=tuple(infos),
             )
         )

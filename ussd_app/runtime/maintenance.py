@@ -1,5 +1,6 @@
 """Periodic work, safe to run as often as you like: the outbox sweeper, escalations, reports
-abandoned mid-session, and erasing reporters' numbers past their purge date.
+abandoned mid-session, erasing reporters' numbers past their purge date, and re-notifying
+registrations nobody has taken.
 
 Run by `ussd-app alerts sweep` (the production clock process) or by the embedded worker.
 """
@@ -11,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ussd_app.cases import escalation
+from ussd_app.cases import escalation, followup
 from ussd_app.messaging import outbox
 from ussd_app.reports import retention
 from ussd_app.ussd import abandoned
@@ -29,6 +30,7 @@ class MaintenanceResult:
     escalated: list[str]
     abandoned_filed: list[str]
     purged: int = 0
+    renotified: tuple[str, ...] = ()
 
 
 def run_maintenance(container: Container, now: dt.datetime | None = None) -> MaintenanceResult:
@@ -54,4 +56,11 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
         purged = retention.purge_due_contacts(services, now)
     except Exception:
         log.exception("reporter-number purge failed")
-    return MaintenanceResult(swept.freed, swept.enqueued, escalated, filed, purged)
+    renotified: list[str] = []
+    try:
+        renotified = followup.renotify_due(services, now)
+    except Exception:
+        log.exception("registration re-notify pass failed")
+    return MaintenanceResult(
+        swept.freed, swept.enqueued, escalated, filed, purged, tuple(renotified)
+    )
