@@ -58,7 +58,7 @@ def _over_time(fig: Figure) -> MplFigure:
         ax.legend(loc="upper left", fontsize=7, frameon=False)
     step = max(1, len(xs) // 8)
     ax.set_xticks(xs[::step], [table.col_labels[i] for i in xs[::step]], rotation=30, ha="right")
-    ax.set_ylabel(f"{fig.about} (all rows)")
+    ax.set_ylabel(f"{fig.about.capitalize()}, total")
     ax.set_title(fig.title, loc="left", fontsize=10)
     return mpl
 
