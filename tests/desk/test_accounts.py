@@ -56,7 +56,6 @@ def test_create_user_makes_a_username_and_a_link_that_expires(svc: Services) -> 
     ("kwargs", "code"),
     [
         ({"partner_code": "NOPE"}, "unknown_partner"),
-        ({"role": "analyst"}, "bad_role"),
         ({"role": "root"}, "bad_role"),
         ({"username": "Bad Name!"}, "bad_username"),
         ({"display_name": "   "}, "bad_name"),

@@ -58,9 +58,9 @@ def test_create_refuses_bad_input(cli: click.Group) -> None:
     code, out = run(cli, "users", "create", "--role", "admin", "--partner", "NOPE", "--name", "X")
     assert code == 1 and "no partner" in out
     code, out = run(
-        cli, "users", "create", "--role", "analyst", "--partner", "NGO-A", "--name", "X"
+        cli, "users", "create", "--role", "root", "--partner", "NGO-A", "--name", "X"
     )
-    assert code == 2  # not an assignable role yet
+    assert code == 2  # not a role
 
 
 def test_list_disable_and_reset(cli: click.Group, services: Services) -> None:

@@ -22,6 +22,12 @@ from ussd_app.stats import charts, figures
 from ussd_app.stats.disclosure import K_TRAFFICKING
 
 PERIODS = {"30": 30, "90": 90, "365": 365}
+
+
+def _period_labels() -> dict[str, str]:
+    return {"30": t("stats.days_30"), "90": t("stats.days_90"), "365": t("stats.days_365")}
+
+
 DEFAULT_PERIOD = "365"
 
 
@@ -50,6 +56,7 @@ def stats_index() -> str:
         specs=figures.SPECS,
         days=days,
         periods=PERIODS,
+        period_labels=_period_labels(),
         ack=figures.acknowledgement_times(services(), period),
         k_ack=K_TRAFFICKING,
     )
@@ -60,7 +67,13 @@ def stats_index() -> str:
 def stats_figure(key: str) -> str:
     days, fig = _figure(key)
     audit_event("stats.view", record_type="stats", record_ref=key, detail=f"days={days}")
-    return render_template("desk/stats_figure.html", fig=fig, days=days, periods=PERIODS)
+    return render_template(
+        "desk/stats_figure.html",
+        fig=fig,
+        days=days,
+        periods=PERIODS,
+        period_labels=_period_labels(),
+    )
 
 
 @bp.get("/stats/<key>.svg")
