@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ussd_app.config import ConfigError, Settings
+from ussd_app.copy_kit.cli import add_copy_commands
 from ussd_app.logging_setup import configure_logging_for
 from ussd_app.staff.cli import add_users_commands, desk_banner
 
@@ -467,6 +468,9 @@ def keys_rotate(batch_size: int) -> None:
 
 # `ussd-app users create|list|disable|reset-2fa`: staff accounts for the desk.
 add_users_commands(main, lambda: _services_only(_settings()))
+
+# `ussd-app copy export|import`: the native-speaker review of every handset and SMS text.
+add_copy_commands(main, _settings)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,10 +6,11 @@ got - never the priority, place, district or who handles it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from sqlalchemy import select
 
+from ussd_app import sms_texts
 from ussd_app.container import Services
 from ussd_app.references import REGISTRATION_PREFIX, REPORT_PREFIX, reference_candidates
 from ussd_app.reports.models import TraffickingReport
@@ -33,24 +34,13 @@ REGISTRATION_STATUS_VIEW: dict[str, CoarseStatus] = {
     "closed": "closed",
 }
 
+_WORDS = sms_texts.section("status_words")
 # The words a caller sees for each coarse status, by language. Short: they fill a `{status}`
-# placeholder on a USSD screen and a slot in an SMS reply.
+# placeholder on a USSD screen and a slot in an SMS reply. The words are in
+# ussd_app/sms_texts.yaml (reviewed through `ussd-app copy`).
 STATUS_WORDS: dict[str, dict[CoarseStatus, str]] = {
-    "en": {
-        "received": "Received",
-        "passed_to_police": "Passed to police",
-        "being_handled": "Being handled",
-        "contacted": "Contacted",
-        "closed": "Closed",
-    },
-    # REVIEW(st): draft Sesotho (Lesotho spelling), to be checked by a native speaker.
-    "st": {
-        "received": "E amohetsoe",
-        "passed_to_police": "E fetiselitsoe sepolesa",
-        "being_handled": "E ntse e sebetsoa",
-        "contacted": "Re ikopantse le uena",
-        "closed": "E koetsoe",
-    },
+    lang: {cast(CoarseStatus, status): words[lang] for status, words in _WORDS.items()}
+    for lang in ("en", "st")
 }
 DEFAULT_LANGUAGE = "en"
 

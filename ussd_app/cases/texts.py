@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ussd_app import sms_texts
 from ussd_app.codes import BORDER_POSTS, DISTRICT_SHORT, place_short
 from ussd_app.gsm7 import is_gsm7, septets
 from ussd_app.partners.routing import Detail, ReportFacts
@@ -20,7 +21,12 @@ SMS_LIMIT = 160
 ACK_KEYWORD = "ACK"
 LANGUAGES = ("en", "st")
 
-_WHEN_WORDS = {"now": "now", "today": "today", "this_week": "this week", "earlier": "earlier"}
+# The words of every text below are in ussd_app/sms_texts.yaml (reviewed through `ussd-app copy`).
+_WHEN_WORDS = {key: by_lang["en"] for key, by_lang in sms_texts.section("when_words").items()}
+
+
+def _t(section: str, key: str, lang: str = "en", **values: str) -> str:
+    return sms_texts.fill(sms_texts.text(section, key, lang), values)
 
 
 def _checked(text: str) -> str:
@@ -59,32 +65,41 @@ def alert_text(facts: ReportFacts, detail: Detail) -> str:
     ack = ack_instruction(facts.ref)
     place = place_label(facts)
     if detail == "full":
-        parts = [f"{facts.priority} ALERT {facts.ref}: {place}."]
+        parts = [_t("alerts", "full", priority=facts.priority, ref=facts.ref, place=place)]
         if facts.incomplete:
-            parts.append("INCOMPLETE.")
+            parts.append(_t("alerts", "incomplete"))
         if facts.when_seen:
-            parts.append(f"Seen {_WHEN_WORDS[facts.when_seen]}.")
+            parts.append(_t("alerts", "seen", when=_WHEN_WORDS[facts.when_seen]))
         flags = ",".join(sorted(facts.flags, key=lambda f: int(f[1:]))) or "none"
-        parts.append(f"Flags {flags}.")
+        parts.append(_t("alerts", "flags", flags=flags))
         if facts.child_maybe:
-            parts.append(f"Child: {facts.child_involved}.")
+            parts.append(_t("alerts", "child", child=str(facts.child_involved)))
         parts.append(ack)
         text = " ".join(parts)
         if septets(text) <= SMS_LIMIT:
             return _checked(text)
     # brief (and the fallback should a full text ever not fit)
-    marker = " INCOMPLETE" if facts.incomplete else ""
-    return _checked(
-        f"New {facts.priority} report {facts.ref} {place}{marker}. Details on desk. {ack}"
-    )
+    values = {"priority": facts.priority, "ref": facts.ref, "place": place, "ack": ack}
+    return _checked(_t("alerts", "brief", marker=_marker(facts), **values))
+
+
+def _marker(facts: ReportFacts) -> str:
+    """The INCOMPLETE marker after the place in a brief alert or an escalation, if it applies."""
+    return " " + _t("alerts", "incomplete").rstrip(".") if facts.incomplete else ""
 
 
 def escalation_text(facts: ReportFacts, minutes_unacknowledged: int) -> str:
     """To a supervisor and the duty desk when an alert was not acknowledged in time."""
-    marker = " INCOMPLETE" if facts.incomplete else ""
+    values = {"priority": facts.priority, "ref": facts.ref, "place": place_label(facts)}
     return _checked(
-        f"ESCALATION {facts.priority} {facts.ref} {place_label(facts)}{marker}: not acknowledged "
-        f"after {minutes_unacknowledged} min. Please act now. {ack_instruction(facts.ref)}"
+        _t(
+            "alerts",
+            "escalation",
+            marker=_marker(facts),
+            minutes=str(minutes_unacknowledged),
+            ack=ack_instruction(facts.ref),
+            **values,
+        )
     )
 
 
@@ -99,36 +114,17 @@ def _lang(lang: str) -> str:
 
 def reporter_confirmation_text(ref: str, lang: str, service_code: str | None = None) -> str:
     """Sent only if the caller asked for an SMS: a reference and nothing about the subject."""
-    if _lang(lang) == "st":
-        # REVIEW(st): "Thank you. Your number is T-5307. Keep it safe." Lesotho spelling.
-        text = f"Kea leboha. Nomoro ea hao ke {ref}. E boloke hantle."
-        if service_code:
-            # REVIEW(st): "To check, dial *123#."
-            text += f" Ho sheba, letsetsa {service_code}."
-    else:
-        text = f"Thank you. Your reference is {ref}. Keep it safe."
-        if service_code:
-            text += f" To check, dial {service_code}."
+    lang = _lang(lang)
+    text = _t("confirmations", "reporter", lang, ref=ref)
+    if service_code:
+        text += " " + _t("confirmations", "reporter_check", lang, service_code=service_code)
     return _checked(text)
 
 
 # Returnee needs (reference.NEEDS) in the words of the next-steps text.
 _NEED_WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "clinic": "clinic",
-        "livelihood": "work",
-        "skills": "training",
-        "documents": "documents",
-        "other": "other help",
-    },
-    "st": {
-        # REVIEW(st): clinic, work, training, documents, other help.
-        "clinic": "tleliniki",
-        "livelihood": "mosebetsi",
-        "skills": "koetliso",
-        "documents": "litokomane",
-        "other": "thuso e 'ngoe",
-    },
+    lang: {need: words[lang] for need, words in sms_texts.section("need_words").items()}
+    for lang in LANGUAGES
 }
 
 
@@ -138,16 +134,12 @@ def returnee_confirmation_text(
     """Welcome and next steps after registration: reference, who may call, how to check/delete."""
     lang = _lang(lang)
     words = [_NEED_WORDS[lang][n] for n in needs if n in _NEED_WORDS[lang]]
-    if lang == "st":
-        # REVIEW(st): "Welcome home. Your number is R-1. A helper may call you about: ...
-        # To check or delete your details, dial *123#."
-        head = f"Rea u amohela hae. Nomoro ea hao ke {ref}."
-        about = f" Mothusi a ka u letsetsa ka: {', '.join(words)}." if words else ""
-        tail = f" Ho sheba kapa ho hlakola, letsetsa {service_code}." if service_code else ""
-    else:
-        head = f"Welcome home. Your reference is {ref}."
-        about = f" A partner may call you about: {', '.join(words)}." if words else ""
-        tail = f" To check or delete your details, dial {service_code}." if service_code else ""
+    head = _t("confirmations", "returnee", lang, ref=ref)
+    about = " " + _t("confirmations", "returnee_about", lang, needs=", ".join(words))
+    about = about if words else ""
+    tail = ""
+    if service_code:
+        tail = " " + _t("confirmations", "returnee_check", lang, service_code=service_code)
     text = head + about + tail
     if septets(text) > SMS_LIMIT:
         text = head + tail

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from ussd_app import sms_texts
 from ussd_app.cases import actions, lookups
 from ussd_app.cases.authority import Actor
 from ussd_app.cases.machine import Outcome
@@ -50,63 +51,12 @@ KEYWORDS: dict[str, tuple[str, str]] = {
 }
 
 # Replies, kept plain and neutral: a phone may be shared. No reply names trafficking except to
-# partner staff. Sesotho lines need a native speaker's review.
-REPLIES: dict[str, dict[str, str]] = {
-    "help": {
-        "en": "Send STATUS <ref> to check a reference, REPORT <what you saw> to tell us, "
-        "STOP to end info messages.",
-        # REVIEW(st): whole line is a draft translation
-        "st": "Romela BOEMO <ref> ho sheba, TLALEHA <seo u se boneng> ho re bolella, "
-        "EMISA ho emisa melaetsa.",
-    },
-    "unknown": {
-        "en": "Sorry, we did not understand. Send HELP for the list of commands.",
-        "st": "Tshwarelo, ha rea utloisisa. Romela THUSO ho bona litaelo.",  # REVIEW(st)
-    },
-    "not_staff": {
-        "en": "Sorry, this number is not on the partner list. Please call the duty desk.",
-        "st": "Tshwarelo, nomoro ena ha e lenaneng la balekane. Letsetsa ofisi.",  # REVIEW(st)
-    },
-    "no_such_ref": {
-        "en": "No case {ref} was found. Check the reference and try again.",
-        "st": "Ha ho nyeoe {ref}. Sheba nomoro 'me u leke hape.",  # REVIEW(st)
-    },
-    "need_ref": {
-        "en": "Please add the reference, e.g. {cmd} T-1234.",
-        "st": "Ka kopo kenya nomoro, mohlala {cmd} T-1234.",  # REVIEW(st)
-    },
-    "status": {
-        "en": "{ref}: {status}.",
-        "st": "{ref}: {status}.",
-    },
-    "stopped": {
-        "en": "You will get no more information messages. Send START to get them again.",
-        "st": "Ha u sa tla fumana melaetsa. Romela QALA ho e fumana hape.",  # REVIEW(st)
-    },
-    "started": {
-        "en": "Information messages are on again. Send STOP to end them.",
-        "st": "Melaetsa e qalile hape. Romela EMISA ho e emisa.",  # REVIEW(st)
-    },
-    "report_thanks": {
-        "en": "Thank you. Your reference is {ref}. Do not confront anyone. "
-        "In danger? Call {emergency}.",
-        "st": "Kea leboha. Nomoro ea hau ke {ref}. U se ke ua loana le motho. "  # REVIEW(st)
-        "Kotsing? Letsetsa {emergency}.",
-    },
-    "report_empty": {
-        "en": "Please say what you saw after the word REPORT.",
-        "st": "Ka kopo ngola seo u se boneng ka mor'a TLALEHA.",  # REVIEW(st)
-    },
-}
+# partner staff. The texts are in ussd_app/sms_texts.yaml (reviewed through `ussd-app copy`).
+REPLIES: dict[str, dict[str, str]] = sms_texts.section("replies")
 
 # Staff replies are English (partners' working language) and may name the case type.
-STAFF_REPLIES = {
-    "acked": "You have taken case {ref}. Full details are on the desk.",
-    "already": "Case {ref} was already taken by {partner}.",
-    "closed": "Case {ref} is closed. Thank you.",
-    "already_closed": "Case {ref} was already closed.",
-    "not_yours": "Case {ref} was not sent to your organisation. Please call the duty desk.",
-    "not_holder": "Case {ref} is held by {partner}; only they can close it.",
+STAFF_REPLIES: dict[str, str] = {
+    key: by_lang["en"] for key, by_lang in sms_texts.section("staff_replies").items()
 }
 
 _REF = re.compile(r"^[RTrt]-?\d{4,8}$")
