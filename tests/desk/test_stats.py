@@ -155,6 +155,17 @@ def test_the_analyst_sees_statistics_and_downloads_are_audited(
     assert exports == ["format=csv"]
 
 
+def test_the_drop_off_map_page(stats_app: Flask, svc: Services, analyst: Staff) -> None:
+    client = stats_app.test_client()
+    assert sign_in(client, svc, analyst) == 303
+    page = client.get("/desk/stats/dropoff").get_data(as_text=True)
+    assert 'id="dropoff-map"' in page
+    svg = client.get("/desk/stats/dropoff.svg")
+    assert svg.mimetype == "image/svg+xml" and len(svg.data) < 100_000
+    root = ET.fromstring(svg.data)
+    assert "reg_district" in ET.tostring(root, encoding="unicode")
+
+
 def test_the_analyst_gets_404_on_any_case_url(
     stats_app: Flask, svc: Services, analyst: Staff
 ) -> None:

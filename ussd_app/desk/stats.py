@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, current_app, render_template, request
 
 from ussd_app.db import utcnow
 from ussd_app.desk import bp
@@ -60,6 +60,39 @@ def stats_index() -> str:
         ack=figures.acknowledgement_times(services(), period),
         k_ack=K_TRAFFICKING,
     )
+
+
+def _dropoff() -> tuple[str, bytes | str]:
+    """The drop-off map for the period: (days, the protected counts drawn as SVG)."""
+    from ussd_app.stats import dropoff
+
+    days, period = _period()
+    menu = current_app.extensions["ussd"].menu
+    counts = dropoff.drop_off_counts(services(), period.since, period.until)
+    subtitle = t("stats.dropoff_subtitle", days=PERIODS[days])
+    return days, dropoff.render_svg(dropoff.build_graph(menu), counts, subtitle=subtitle)
+
+
+@bp.get("/stats/dropoff")
+@permission_required(Permission.STATS_READ)
+def stats_dropoff() -> str:
+    """Which USSD screen loses people: the menu as a map, coloured by sessions that ended there."""
+    days, _ = _period()
+    audit_event("stats.view", record_type="stats", record_ref="dropoff", detail=f"days={days}")
+    return render_template(
+        "desk/stats_dropoff.html", days=days, periods=PERIODS, period_labels=_period_labels()
+    )
+
+
+@bp.get("/stats/dropoff.svg")
+@permission_required(Permission.STATS_READ)
+def stats_dropoff_svg() -> Response:
+    days, svg_text = _dropoff()
+    response = Response(svg_text, mimetype="image/svg+xml")
+    if request.args.get("download"):
+        audit_event("stats.export", record_type="stats", record_ref="dropoff", detail="format=svg")
+        response.headers["Content-Disposition"] = f'attachment; filename="dropoff-{days}d.svg"'
+    return response
 
 
 @bp.get("/stats/<key>")

@@ -248,6 +248,12 @@ EN: dict[str, str] = {
     "stats.p90": "90th percentile",
     "stats.too_few": "Too few cases to show times",
     "stats.no_data": "No data in this period.",
+    "stats.dropoff_title": "USSD drop-off map: where sessions end",
+    "stats.dropoff_about": (
+        "Each box is a USSD screen, coloured by how many sessions ended there without finishing"
+        " (the gateway's end-of-session notices). Fewer than 5 are hidden."
+    ),
+    "stats.dropoff_subtitle": "Last {days} days, all languages",
     # Errors
     "error.title": "Problem",
     "error.400": "The request could not be understood.",
