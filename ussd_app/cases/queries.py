@@ -354,10 +354,17 @@ def _message_entries(
 
     The recipient is shown by partner and masked number; a reporter's own messages never appear.
     """
+    return _message_entries_for(session, OutboundSms.report_id, report_id, names)
+
+
+def _message_entries_for(
+    session: Session, column: Any, case_id: int, names: dict[str, str]
+) -> list[TimelineEntry]:
+    """`_message_entries` for the case whose id is in `column` (a report's or registration's)."""
     rows = session.execute(
         select(OutboundSms, PartnerContact.name, PartnerContact.phone)
         .outerjoin(PartnerContact, PartnerContact.id == OutboundSms.contact_id)
-        .where(OutboundSms.report_id == report_id, OutboundSms.purpose.in_(TIMELINE_PURPOSES))
+        .where(column == case_id, OutboundSms.purpose.in_(TIMELINE_PURPOSES))
         .order_by(OutboundSms.id)
     ).all()
     out: list[TimelineEntry] = []
@@ -391,6 +398,9 @@ def _event_entry(
         what += f": {CLOSE_OUTCOMES.get(event.outcome, event.outcome)}"
     if event.action == "transferred" and event.detail:
         what += f" to {names.get(event.detail, event.detail)}"
+    if event.action == "referred" and event.detail and ":" in event.detail:
+        need, _, status = event.detail.partition(":")
+        what += f": {need}, {status}"
     if event.action == "refused" and event.detail:
         what += f" ({labels.word(labels.EVENT_WORDS, event.detail)})"
     if event.action == "assigned" and event.detail and event.detail.startswith("user:"):

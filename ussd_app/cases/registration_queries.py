@@ -1,0 +1,364 @@
+"""What the staff desk reads about returnee registrations: the inbox and one registration.
+
+Scoped to one partner on the server like `ussd_app.cases.queries` (DESIGN decision 12): a partner
+sees a registration only if it was told of it (a notice or reminder staged for one of its
+contacts) or holds it. The person's name is decrypted only for the holding partner; the number
+is never returned here. Results are plain dataclasses with words, ready for a template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+
+from ussd_app.cases import labels
+from ussd_app.cases.authority import ALERTING_PURPOSES, may_see
+from ussd_app.cases.machine import REGISTRATION_CLOSE_OUTCOMES
+from ussd_app.cases.models import CaseEvent
+from ussd_app.cases.queries import (
+    TimelineEntry,
+    _event_entry,
+    _message_entries_for,
+    _partner_names,
+    _user_names,
+)
+from ussd_app.codes import BORDER_POSTS, DISTRICTS, NEEDS
+from ussd_app.consent import ConsentRecord
+from ussd_app.container import Services
+from ussd_app.db import utcnow
+from ussd_app.messaging.models import OutboundSms
+from ussd_app.references import normalise_reference
+from ussd_app.returnees.models import Registration
+from ussd_app.returnees.referrals import REFERRAL_MOVES, Referral
+
+INBOX_LIMIT = 200
+PLAN_DAYS = 30  # IOM: a reintegration plan within a month of return
+
+NEED_WORDS = {
+    "clinic": "Clinic services (HIV test, TB check, ART refill)",
+    "livelihood": "Livelihood (work, income)",
+    "skills": "Skills training",
+    "documents": "Documents (ID, passport)",
+    "other": "Other help",
+}
+REFERRAL_WORDS = {
+    "referred": "Referred",
+    "accepted": "Accepted by the service",
+    "delivered": "Service delivered",
+    "declined": "Declined",
+    "unreachable": "Could not reach the person",
+}
+STATUS_WORDS = {
+    "new": "New, not taken",
+    "contacted": "Taken, in contact",
+    "referred": "Needs referred",
+    "closed": "Closed",
+}
+CAME_FROM_WORDS = {
+    "ZA-GP": "South Africa: Gauteng",
+    "ZA-FS": "South Africa: Free State",
+    "ZA-KZN": "South Africa: KwaZulu-Natal",
+    "ZA-WC": "South Africa: Western Cape",
+    "ZA-OTHER": "South Africa: another province",
+    "OTHER": "Another country",
+}
+STAY_WORDS = {"staying": "Back to stay", "visiting": "Visiting", "unsure": "Not sure yet"}
+DOCUMENT_WORDS = {
+    "passport_valid": "Valid passport",
+    "passport_expired": "Expired passport",
+    "none": "No travel document",
+    "other_permit": "Another permit",
+}
+SEX_WORDS = {"female": "Female", "male": "Male", "prefer_not": "Prefers not to say"}
+AGE_WORDS = {
+    "u18": "Under 18",
+    "18_35": "18 to 35",
+    "36p": "36 or older",
+    "prefer_not": "Prefers not to say",
+}
+PURPOSE_WORDS = {
+    "registration": "Registration",
+    "share_partners": "Sharing with partner organisations",
+    "sms": "SMS to this phone",
+}
+
+
+class Folder(enum.StrEnum):
+    NEW = "new"  # nobody has taken it yet
+    MINE = "mine"  # open and assigned to me
+    ALL = "all"  # every open registration of my partner
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    folder: Folder = Folder.NEW
+    ref: str | None = None
+    district: str | None = None  # a district code
+    need: str | None = None  # a code of NEEDS
+    since: dt.date | None = None  # registered on or after
+    until: dt.date | None = None  # registered on or before
+
+
+@dataclass(frozen=True)
+class RegistrationRow:
+    ref: str
+    district: str
+    needs: list[str]
+    status: str
+    created_at: dt.datetime
+    holder: str | None
+    assignee: str | None
+    plan_due: dt.date
+    plan_overdue: bool
+
+
+@dataclass(frozen=True)
+class ReferralView:
+    need: str
+    need_words: str
+    status: str | None  # None: not referred yet
+    status_words: str
+    service: str | None
+    referred_at: dt.datetime | None
+    accepted_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    next_statuses: list[tuple[str, str]]  # (status, words) it may move to
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    purpose: str
+    granted: bool
+    version: str
+    channel: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    id: int
+    ref: str
+    status: str
+    status_words: str
+    created_at: dt.datetime
+    holder_code: str | None
+    holder: str | None
+    assignee: str | None
+    outcome: str | None
+    name: str | None  # only for the holding partner
+    answers: list[tuple[str, str]]
+    consents: list[ConsentView]
+    share_partners: bool
+    referrals: list[ReferralView]
+    plan_due: dt.date
+    plan_overdue: bool
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+
+def plan_due(reg: Registration) -> dt.date:
+    return (reg.created_at + dt.timedelta(days=PLAN_DAYS)).date()
+
+
+def plan_overdue(reg: Registration, has_referral: bool, now: dt.datetime) -> bool:
+    """Past the 30 days, still open, and not one need referred yet (no plan in action)."""
+    return reg.status != "closed" and not has_referral and now.date() > plan_due(reg)
+
+
+def _visible(partner_code: str) -> Select[Any]:
+    told = select(OutboundSms.registration_id).where(
+        OutboundSms.partner_code == partner_code,
+        OutboundSms.purpose.in_(ALERTING_PURPOSES),
+        OutboundSms.registration_id.is_not(None),
+    )
+    return select(Registration).where(
+        or_(Registration.holder_partner_code == partner_code, Registration.id.in_(told))
+    )
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def inbox(
+    services: Services, partner_code: str, user_id: int, filters: InboxFilter
+) -> list[RegistrationRow]:
+    """The partner's registrations in one folder, oldest waiting first."""
+    now = utcnow()
+    stmt = _visible(partner_code)
+    closed = Registration.status == "closed"
+    if filters.folder is Folder.CLOSED:
+        stmt = stmt.where(closed)
+    elif filters.folder is Folder.NEW:
+        stmt = stmt.where(Registration.status == "new")
+    else:
+        stmt = stmt.where(~closed)
+    if filters.folder is Folder.MINE:
+        stmt = stmt.where(Registration.assignee_user_id == user_id)
+    ref = normalise_reference(filters.ref) if filters.ref else None
+    if filters.ref:
+        stmt = stmt.where(Registration.ref == (ref or filters.ref.strip().upper()))
+    if filters.district in DISTRICTS:
+        stmt = stmt.where(Registration.home_district == filters.district)
+    if filters.since is not None:
+        stmt = stmt.where(Registration.created_at >= _day_start(filters.since))
+    if filters.until is not None:
+        stmt = stmt.where(
+            Registration.created_at < _day_start(filters.until) + dt.timedelta(days=1)
+        )
+    stmt = stmt.order_by(Registration.created_at).limit(INBOX_LIMIT * 5)
+    with services.uow() as uow:
+        regs = [
+            r
+            for r in uow.session.scalars(stmt)
+            if filters.need not in NEEDS or filters.need in (r.needs or [])
+        ][:INBOX_LIMIT]
+        referred = set(
+            uow.session.scalars(
+                select(Referral.registration_id).where(
+                    Referral.registration_id.in_([r.id for r in regs])
+                )
+            )
+        )
+        names = _partner_names(uow.session)
+        users = _user_names(uow.session, {r.assignee_user_id for r in regs})
+        return [
+            RegistrationRow(
+                ref=r.ref,
+                district=DISTRICTS.get(r.home_district or "", "Not given"),
+                needs=[NEED_WORDS.get(n, n) for n in r.needs or []],
+                status=labels.word(STATUS_WORDS, r.status),
+                created_at=r.created_at,
+                holder=names.get(r.holder_partner_code or ""),
+                assignee=users.get(r.assignee_user_id or 0),
+                plan_due=plan_due(r),
+                plan_overdue=plan_overdue(r, r.id in referred, now),
+            )
+            for r in regs
+        ]
+
+
+def find_registration_id(services: Services, reference: str, partner_code: str) -> int | None:
+    """The registration's id if `partner_code` may see it; None otherwise (answer 404)."""
+    ref = normalise_reference(reference)
+    if ref is None:
+        return None
+    with services.uow() as uow:
+        reg = uow.session.scalars(select(Registration).where(Registration.ref == ref)).first()
+        if reg is None or not may_see(uow.session, reg, partner_code):
+            return None
+        return reg.id
+
+
+def registration_view(
+    services: Services, registration_id: int, partner_code: str
+) -> RegistrationView:
+    """Every answer in words, the consent record, the referrals and the timeline."""
+    now = utcnow()
+    with services.uow() as uow:
+        r = uow.session.get(Registration, registration_id)
+        if r is None:
+            raise LookupError(registration_id)
+        names = _partner_names(uow.session)
+        events = list(
+            uow.session.scalars(
+                select(CaseEvent).where(CaseEvent.registration_id == r.id).order_by(CaseEvent.id)
+            )
+        )
+        users = _user_names(
+            uow.session, {r.assignee_user_id} | {e.user_id for e in events if e.user_id}
+        )
+        post = BORDER_POSTS.get(r.entry_point or "")
+        answers = [
+            ("Home district", DISTRICTS.get(r.home_district or "", "Not given")),
+            ("Came from", labels.word(CAME_FROM_WORDS, r.came_from)),
+            ("Staying or visiting", labels.word(STAY_WORDS, r.stay_intent)),
+            (
+                "Border post crossed",
+                post.name
+                if post
+                else ("Prefers not to say" if r.entry_point == "prefer_not" else "Not given"),
+            ),
+            ("Travel document", labels.word(DOCUMENT_WORDS, r.travel_document)),
+            ("Needs", "; ".join(NEED_WORDS.get(n, n) for n in r.needs or []) or "None given"),
+            ("Sex", labels.word(SEX_WORDS, r.sex)),
+            ("Age", labels.word(AGE_WORDS, r.age_band)),
+            ("Registered by", "USSD" if r.channel == "ussd" else r.channel.upper()),
+        ]
+        holds = bool(partner_code) and partner_code == r.holder_partner_code
+        name = services.cipher.decrypt(r.name_enc) if holds and r.name_enc else None
+        consents = [
+            ConsentView(
+                PURPOSE_WORDS.get(c.purpose, c.purpose),
+                c.granted,
+                c.version,
+                c.channel,
+                c.recorded_at,
+            )
+            for c in uow.session.scalars(
+                select(ConsentRecord)
+                .where(
+                    ConsentRecord.subject_type == "registration",
+                    ConsentRecord.subject_ref == r.ref,
+                )
+                .order_by(ConsentRecord.id.desc())
+                .limit(12)
+            )
+        ]
+        existing = {
+            ref.need: ref
+            for ref in uow.session.scalars(select(Referral).where(Referral.registration_id == r.id))
+        }
+        referral_views = []
+        for need in [n for n in NEEDS if n in (r.needs or [])]:
+            row = existing.get(need)
+            current = row.status if row else None
+            referral_views.append(
+                ReferralView(
+                    need=need,
+                    need_words=NEED_WORDS.get(need, need),
+                    status=current,
+                    status_words=REFERRAL_WORDS[current] if current else "Not referred yet",
+                    service=row.service if row else None,
+                    referred_at=row.referred_at if row else None,
+                    accepted_at=row.accepted_at if row else None,
+                    ended_at=row.ended_at if row else None,
+                    next_statuses=[
+                        (target, REFERRAL_WORDS[target])
+                        for target, sources in REFERRAL_MOVES.items()
+                        if current in sources
+                    ],
+                )
+            )
+        timeline = _message_entries_for(uow.session, OutboundSms.registration_id, r.id, names)
+        timeline += [
+            _event_entry(
+                e, names, users, services.cipher.decrypt(e.note_enc) if e.note_enc else None
+            )
+            for e in events
+        ]
+        timeline.insert(0, TimelineEntry(r.created_at, "Registered", "by the returnee"))
+        timeline.sort(key=lambda entry: entry.at)
+        return RegistrationView(
+            id=r.id,
+            ref=r.ref,
+            status=r.status,
+            status_words=labels.word(STATUS_WORDS, r.status),
+            created_at=r.created_at,
+            holder_code=r.holder_partner_code,
+            holder=names.get(r.holder_partner_code or ""),
+            assignee=users.get(r.assignee_user_id or 0),
+            outcome=REGISTRATION_CLOSE_OUTCOMES.get(r.outcome or "") if r.outcome else None,
+            name=name,
+            answers=answers,
+            consents=consents,
+            share_partners=r.share_partners,
+            referrals=referral_views,
+            plan_due=plan_due(r),
+            plan_overdue=plan_overdue(r, bool(existing), now),
+            timeline=timeline,
+        )

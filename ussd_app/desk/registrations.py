@@ -1,0 +1,172 @@
+"""Returnee registrations on the desk (`/desk/returnees`, `/desk/returnees/<reference>`).
+
+Like the cases pages (`ussd_app.desk.cases`): reads go through
+`ussd_app.cases.registration_queries`, scoped on the server to the signed-in user's partner;
+actions go through `ussd_app.cases.actions` (take, note, refer, close, reopen: the same calls as
+the SMS commands, which check authority and write the case event and audit row); every list and
+view is audited. A registration another partner holds, or that this partner was never told of,
+answers 404 and is audited as a refused access.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from flask import flash as _flash
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from ussd_app.cases import actions
+from ussd_app.cases import registration_queries as queries
+from ussd_app.cases.authority import Actor
+from ussd_app.cases.machine import REGISTRATION_CLOSE_OUTCOMES, Outcome, Result
+from ussd_app.codes import DISTRICTS, NEEDS
+from ussd_app.desk import bp
+from ussd_app.desk.auth import (
+    audit_event,
+    current_staff_or_401,
+    permission_required,
+    refuse,
+    services,
+)
+from ussd_app.desk.cases import Page
+from ussd_app.desk.strings import t
+from ussd_app.returnees.referrals import REFERRAL_STATUSES
+from ussd_app.staff.accounts import StaffAccount
+from ussd_app.staff.roles import Permission
+
+RECORD = "registration"
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _filters() -> queries.InboxFilter:
+    args = request.args
+    try:
+        folder = queries.Folder(args.get("folder", queries.Folder.NEW.value))
+    except ValueError:
+        folder = queries.Folder.NEW
+    return queries.InboxFilter(
+        folder=folder,
+        ref=(args.get("ref") or "").strip()[:32] or None,
+        district=args.get("district") or None,
+        need=args.get("need") or None,
+        since=_date(args.get("since")),
+        until=_date(args.get("until")),
+    )
+
+
+@bp.get("/returnees")
+@permission_required(Permission.CASES_LIST)
+def registrations_inbox() -> Page:
+    """The partner's registrations by folder, with search by reference, district, need, date."""
+    staff = current_staff_or_401()
+    filters = _filters()
+    rows = queries.inbox(services(), staff.partner_code, staff.id, filters)
+    audit_event("registration.list", record_type=RECORD, detail=f"folder={filters.folder.value}")
+    return render_template(
+        "desk/registrations_inbox.html",
+        rows=rows,
+        filters=filters,
+        folders=list(queries.Folder),
+        districts=sorted(DISTRICTS.items(), key=lambda item: item[1]),
+        needs=[(n, queries.NEED_WORDS[n]) for n in NEEDS],
+        can_view=staff.can(Permission.CASES_VIEW),
+    )
+
+
+def _visible_id(staff: StaffAccount, reference: str) -> int:
+    registration_id = queries.find_registration_id(services(), reference, staff.partner_code)
+    if registration_id is None:
+        refuse(RECORD, reference[:32])
+    return registration_id
+
+
+@bp.get("/returnees/<reference>")
+@permission_required(Permission.CASES_VIEW)
+def registration_detail(reference: str) -> Page:
+    """Every answer in words, the consent record, a referral per need, notes and timeline."""
+    staff = current_staff_or_401()
+    registration_id = _visible_id(staff, reference)
+    reg = queries.registration_view(services(), registration_id, staff.partner_code)
+    audit_event("registration.view", record_type=RECORD, record_ref=reg.ref)
+    holds = reg.holder_code == staff.partner_code
+    return render_template(
+        "desk/registration_detail.html",
+        reg=reg,
+        holds=holds,
+        may_act=staff.can(Permission.CASES_ACT),
+        outcomes=REGISTRATION_CLOSE_OUTCOMES,
+    )
+
+
+def _act(
+    reference: str, do: Callable[..., Result], done_text: str, **kwargs: object
+) -> WerkzeugResponse:
+    """Run one action for the signed-in user in one transaction, then show the registration."""
+    staff = current_staff_or_401()
+    registration_id = _visible_id(staff, reference)
+    actor = Actor("desk", partner_code=staff.partner_code, user_id=staff.id)
+    try:
+        result, ref = actions.on_registration(services(), registration_id, do, actor, **kwargs)
+    except ValueError as exc:
+        _flash(t("reg.bad_request", reason=str(exc)))
+        return redirect(url_for("desk.registration_detail", reference=reference))
+    if result.outcome is Outcome.REFUSED:
+        _flash(t("reg.refused"))
+    elif result.outcome is Outcome.NOT_NOW:
+        _flash(t("reg.not_now"))
+    else:
+        _flash(t(done_text))
+    return redirect(url_for("desk.registration_detail", reference=ref))
+
+
+@bp.post("/returnees/<reference>/take")
+@permission_required(Permission.CASES_ACT)
+def registration_take(reference: str) -> Page:
+    return _act(reference, actions.acknowledge, "reg.taken")
+
+
+@bp.post("/returnees/<reference>/note")
+@permission_required(Permission.CASES_ACT)
+def registration_note(reference: str) -> Page:
+    note = (request.form.get("note") or "").strip()[:2000]
+    if not note:
+        _flash(t("reg.note_empty"))
+        return redirect(url_for("desk.registration_detail", reference=reference))
+    return _act(reference, actions.add_note, "reg.noted", note=note)
+
+
+@bp.post("/returnees/<reference>/refer")
+@permission_required(Permission.CASES_ACT)
+def registration_refer(reference: str) -> Page:
+    need = request.form.get("need") or ""
+    status = request.form.get("status") or ""
+    if need not in NEEDS or status not in REFERRAL_STATUSES:
+        _flash(t("reg.not_now"))
+        return redirect(url_for("desk.registration_detail", reference=reference))
+    service = (request.form.get("service") or "").strip()[:120] or None
+    return _act(reference, actions.refer, "reg.referred", need=need, status=status, service=service)
+
+
+@bp.post("/returnees/<reference>/close")
+@permission_required(Permission.CASES_ACT)
+def registration_close(reference: str) -> Page:
+    outcome = request.form.get("outcome") or ""
+    if outcome not in REGISTRATION_CLOSE_OUTCOMES:
+        _flash(t("reg.outcome_needed"))
+        return redirect(url_for("desk.registration_detail", reference=reference))
+    note = (request.form.get("note") or "").strip()[:2000] or None
+    return _act(reference, actions.close, "reg.closed", outcome=outcome, note=note)
+
+
+@bp.post("/returnees/<reference>/reopen")
+@permission_required(Permission.CASES_ACT)
+def registration_reopen(reference: str) -> Page:
+    return _act(reference, actions.reopen, "reg.reopened")
