@@ -39,13 +39,14 @@ bp = Blueprint(
 
 @bp.before_request
 def _before_desk_request() -> None:
-    """Check CSRF on every desk POST, then resolve the signed-in user."""
+    """Resolve the signed-in user, then check CSRF on every desk POST (in that order, so a
+    refused POST is audited with who sent it)."""
     from ussd_app.desk.auth import load_signed_in_user
     from ussd_app.desk.security import csrf
 
+    load_signed_in_user()
     if request.method == "POST":
         csrf.protect()
-    load_signed_in_user()
 
 
 @bp.app_context_processor
