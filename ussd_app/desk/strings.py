@@ -7,6 +7,8 @@ a language later, add a second table with the same keys and pick it per user.
 
 from __future__ import annotations
 
+from ussd_app.desk.returnee_strings import RETURNEE_EN
+
 EN: dict[str, str] = {
     "app.name": "Staff desk",
     "app.tagline": "Trafficking reports and returnee follow-up",
@@ -265,6 +267,8 @@ EN: dict[str, str] = {
     "error.csrf": "The form expired or was not sent by this page. Go back, reload and try again.",
     "error.back": "Back to the desk",
 }
+
+EN.update(RETURNEE_EN)
 
 
 def t(key: str, **values: object) -> str:
