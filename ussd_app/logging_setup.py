@@ -56,6 +56,8 @@ _DIGIT_RUN_RE = re.compile(r"\d(?:[ ()\-.]{0,2}\d){6,}")
 # African national numbers, which it does not look for with Lesotho as the default region.
 _GLUED_INTERNATIONAL_RE = re.compile(r"(?<![\d#])\+\d{8,15}(?!\d)")
 _SA_NATIONAL_RE = re.compile(r"(?<![\w#])0[1-8]\d(?:[ \-]?\d){7}(?![\w])")
+# A case reference's letter and dash just before the digits.
+_REFERENCE_PREFIX_RE = re.compile(r"(?<![A-Za-z])[TRtr][-*#]?$")
 # Dates look like national numbers to libphonenumber (`2024-05-01` has 8 digits).
 _DATE_RE = re.compile(r"(?:19|20)\d\d[-/.][01]\d[-/.][0-3]\d|[0-3]\d[-/.][01]\d[-/.](?:19|20)\d\d")
 # Shortest string worth redacting literally; shorter "secrets" would blank out ordinary words.
@@ -85,6 +87,8 @@ def mask_numbers(text: str) -> str:
         start = match.start + match.raw_string.index(raw)
         if start > 0 and text[start - 1] == "#":  # a mask's own tag
             continue
+        if _REFERENCE_PREFIX_RE.search(text[max(0, start - 3) : start]):
+            continue  # a case reference (T-12345678, R-1234567-8): not a person's number
         if _DATE_RE.fullmatch(raw):
             continue
         pieces.append(text[last:start])

@@ -104,6 +104,19 @@ class TestAuthority:
         assert refusal.partner_code == "lmps-quthing" and refusal.detail == "closed"
         assert refusal.note_enc is None  # a refused attempt keeps no words
 
+    def test_a_refusal_never_names_the_holder_to_an_unalerted_partner(
+        self, alert_container: Container, standin: AtStandIn
+    ) -> None:
+        ref = file_report(alert_container)
+        drain(alert_container)
+        inbox = Inbox(alert_container)
+        inbox.send(BDS, f"ACK {ref}")
+        inbox.send(QUTHING, f"CLOSE {ref} nothing here")
+        drain(alert_container)
+        (reply,) = _texts_to(standin, QUTHING)
+        assert "not sent to your organisation" in reply and "Beautiful" not in reply
+
+
     def test_only_the_holder_closes_a_taken_case(
         self, alert_container: Container, standin: AtStandIn
     ) -> None:

@@ -122,6 +122,8 @@ def test_numbers_inside_other_text_are_masked(text: str) -> None:
     "text",
     [
         "report T-5307 registration R-482913",
+        "Case T-58123456 was already taken by LMPS",  # 8-digit references look like numbers
+        "ACK r-12345678, STATUS T*58123456",
         "purge due 2024-05-01 at 12:00:00",
         "took 1234 ms, 3 of 12 sent, pid 40213",
         "db at 127.0.0.1:5432",
@@ -129,6 +131,11 @@ def test_numbers_inside_other_text_are_masked(text: str) -> None:
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert scrub(text) == text
+
+
+def test_a_number_next_to_a_reference_is_still_masked() -> None:
+    out = scrub("T-58123456 reported from 58123456")
+    assert out.startswith("T-58123456 reported from ") and "58123456" not in out[20:]
 
 
 def test_a_message_and_its_arguments_are_masked(

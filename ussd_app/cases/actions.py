@@ -198,7 +198,12 @@ def _notify_others(
     if actor.contact_id is not None:
         taker_contacts.add(actor.contact_id)
     rows = uow.session.execute(
-        select(OutboundSms.to_hash, OutboundSms.to_enc, OutboundSms.contact_id)
+        select(
+            OutboundSms.to_hash,
+            OutboundSms.to_enc,
+            OutboundSms.contact_id,
+            OutboundSms.partner_code,
+        )
         .where(
             OutboundSms.report_id == report.id,
             OutboundSms.purpose.in_([SmsPurpose.ALERT.value, SmsPurpose.ESCALATION.value]),
@@ -206,8 +211,9 @@ def _notify_others(
         .order_by(OutboundSms.id)
     ).all()
     seen: set[str] = set()
-    for to_hash, to_enc, contact_id in rows:
-        if to_hash in seen or (contact_id is not None and contact_id in taker_contacts):
+    for to_hash, to_enc, contact_id, code in rows:
+        mine = code is not None and code == actor.partner_code  # the taker's own colleagues
+        if to_hash in seen or mine or (contact_id is not None and contact_id in taker_contacts):
             seen.add(to_hash)
             continue
         seen.add(to_hash)
@@ -219,6 +225,8 @@ def _notify_others(
             purpose=SmsPurpose.NOTICE,
             key=f"notice:{report.id}:{to_hash[:32]}",
             report_id=report.id,
+            partner_code=code,
+            contact_id=contact_id,
         )
 
 

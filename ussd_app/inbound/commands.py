@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ussd_app import sms_texts
 from ussd_app.cases import actions, lookups
-from ussd_app.cases.authority import Actor
+from ussd_app.cases.authority import Actor, may_see
 from ussd_app.cases.machine import Outcome
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
@@ -218,10 +218,12 @@ def _close(
     contact, report, note = found
     result = actions.close(services, uow, report, _actor(contact), note=note or None)
     if result.outcome is Outcome.REFUSED:
-        body = STAFF_REPLIES["not_holder"].format(
-            ref=report.ref, partner=actions.partner_name(uow, report.holder_partner_code)
-        )
-        if not report.holder_partner_code:
+        # Only a partner alerted to the case may learn who holds it.
+        if report.holder_partner_code and may_see(uow.session, report, contact.partner.code):
+            body = STAFF_REPLIES["not_holder"].format(
+                ref=report.ref, partner=actions.partner_name(uow, report.holder_partner_code)
+            )
+        else:
             body = STAFF_REPLIES["not_yours"].format(ref=report.ref)
     elif result.outcome is Outcome.NOT_NOW:
         body = STAFF_REPLIES["already_closed"].format(ref=report.ref)
