@@ -156,3 +156,46 @@ def test_ack_by_sms_takes_the_registration(alert_container: Container, standin: 
     assert "already taken" in replies[SKILLSHARE]
     assert "was not sent to your organisation" in replies[MOH_MASERU]
     assert registration(alert_container, ref).holder_partner_code == "moh-leribe"
+
+
+def test_delete_my_data_removes_referrals_notes_and_notices(
+    alert_container: Container, standin: AtStandIn
+) -> None:
+    from ussd_app.cases import actions
+    from ussd_app.cases.authority import Actor
+    from ussd_app.messaging.models import OutboundSms
+    from ussd_app.returnees.account import delete_registration
+    from ussd_app.returnees.referrals import Referral
+
+    services = alert_container.services
+    ref = register(alert_container)
+    drain(alert_container)
+    Inbox(alert_container).send(SKILLSHARE, f"ACK {ref}")
+    actor = Actor("desk", partner_code="skillshare-lesotho", user_id=None)
+    with services.uow() as uow:
+        reg = uow.session.scalars(select(Registration).where(Registration.ref == ref)).one()
+        assert actions.refer(services, uow, reg, actor, need="livelihood", status="referred").done
+        assert actions.add_note(services, uow, reg, actor, "Met at the office").done
+        uow.commit()
+        reg_id = reg.id
+    assert delete_registration(services, RETURNEE)
+    with services.uow() as uow:
+        assert uow.session.get(Registration, reg_id) is None
+        assert not uow.session.scalars(select(Referral)).all()
+        assert not uow.session.scalars(
+            select(CaseEvent).where(CaseEvent.registration_id == reg_id)
+        ).all()
+        bodies = [row.body for row in uow.session.scalars(select(OutboundSms))]
+    assert not [b for b in bodies if ref in b and "returnee" in b]  # notices and reminders gone
+
+
+def test_a_notice_to_an_invalid_number_goes_to_the_partners_next_contact(
+    alert_container: Container, standin: AtStandIn
+) -> None:
+    standin.set_invalid(IOM)
+    ref = register(alert_container, share_partners="no")
+    drain(alert_container)
+    iom = outbox_rows(alert_container, partner_code="iom-lesotho")
+    assert [r.status for r in iom] == ["failed", "sent"]
+    (text,) = [m.text for m in standin.messages if m.number == "+26659990122"]
+    assert text.startswith(f"New returnee {ref}")

@@ -154,7 +154,12 @@ def reroute_failed(services: Services, uow: UnitOfWork, row: OutboundSms) -> Non
     """A permanently failed alert moves to the partner's next contact (never the same twice)."""
     if row.purpose not in (SmsPurpose.ALERT.value, SmsPurpose.ESCALATION.value):
         return
-    if row.partner_code is None or row.contact_id is None or row.report_id is None:
+    if row.partner_code is None or row.contact_id is None:
+        return
+    if row.registration_id is not None:
+        _reroute_registration_notice(services, uow, row)
+        return
+    if row.report_id is None:
         return
     report = uow.session.get(TraffickingReport, row.report_id)
     if report is None:
@@ -190,4 +195,42 @@ def reroute_failed(services: Services, uow: UnitOfWork, row: OutboundSms) -> Non
         partner_code=row.partner_code,
         contact_id=contact.id,
         detail=detail,
+    )
+
+
+def _reroute_registration_notice(services: Services, uow: UnitOfWork, row: OutboundSms) -> None:
+    """A registration notice (or reminder) that failed for good goes to the partner's next
+    contact, with the same text (codes only); each contact is tried once."""
+    if row.partner_code is None or row.contact_id is None:
+        return
+    tried = {
+        int(c)
+        for c in uow.session.scalars(
+            select(OutboundSms.contact_id).where(
+                OutboundSms.registration_id == row.registration_id,
+                OutboundSms.partner_code == row.partner_code,
+            )
+        )
+        if c is not None
+    }
+    directory = load_directory(uow.session)
+    contact = next_contact(row.partner_code, row.contact_id, directory, exclude=tried)
+    if contact is None:
+        log.critical(
+            "registration %s: no contact of partner %s could be reached",
+            row.registration_id,
+            row.partner_code,
+        )
+        return
+    outbox.stage(
+        uow,
+        services,
+        to=contact.phone,
+        body=row.body,
+        purpose=SmsPurpose(row.purpose),
+        key=f"{row.purpose}:reg{row.registration_id}:{row.partner_code}:{contact.id}",
+        registration_id=row.registration_id,
+        partner_code=row.partner_code,
+        contact_id=contact.id,
+        detail=row.detail,
     )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
+from ussd_app.messaging.models import OutboundSms
 from ussd_app.phones import InvalidPhoneNumber, mask
 from ussd_app.records import check_channel
 from ussd_app.returnees.models import Registration
+from ussd_app.returnees.referrals import Referral
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,11 @@ def delete_registration(services: Services, phone: str, *, channel: str = "ussd"
                     channel=channel,
                 )
             )
+        # Its follow-up goes with it: the notices and reminders sent to partners (they name its
+        # reference, district and needs) and its referrals; its case events (notes, who took
+        # it) go by their foreign key's ON DELETE CASCADE.
+        uow.session.execute(delete(OutboundSms).where(OutboundSms.registration_id == reg.id))
+        uow.session.execute(delete(Referral).where(Referral.registration_id == reg.id))
         uow.session.delete(reg)
         uow.commit()
     log.info("registration %s deleted at the caller's request phone=%s", ref, mask(e164))
