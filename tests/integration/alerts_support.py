@@ -107,3 +107,13 @@ def time_passes(container: Container, minutes: float) -> None:
             row.next_attempt_at = row.next_attempt_at - delta
             row.updated_at = row.updated_at - delta
         uow.commit()
+
+
+def session_clock_passes(container: Container, minutes: float) -> None:
+    """As if `minutes` had passed on the one clock abandonment is measured on (Redis TIME):
+    every urgent session's last-hop stamp is moved back by that much."""
+    from ussd_app.ussd.session_store import URGENT_INDEX
+
+    conn = container.redis
+    for member, score in conn.zrange(URGENT_INDEX, 0, -1, withscores=True):
+        conn.zadd(URGENT_INDEX, {member: score - minutes * 60})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from typing import Any, TypeVar
 
 import pytest
@@ -13,7 +14,7 @@ from tests.doubles import NoAlerts
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.db import Base, UnitOfWork
-from ussd_app.references import new_report_ref
+from ussd_app.references import normalise_reference
 from ussd_app.reports import intake as report_service
 from ussd_app.reports.intake import (
     CONTACT_RETENTION_WITHOUT_CALLBACK,
@@ -63,7 +64,7 @@ def test_report_is_stored_with_codes_priority_and_district(services: Services) -
     ref, priority = submit(services)
 
     assert ref.startswith("T-")
-    assert len(ref) == 6
+    assert len(ref) == len("T-12345678")  # a letter, 7 digits and a check digit
     assert priority == "P2"  # today + a border post
     (report,) = rows(services, TraffickingReport)
     assert report.ref == ref
@@ -292,24 +293,15 @@ def test_a_failing_stager_rolls_the_report_back(services: Services) -> None:
     assert ref.startswith("T-")
 
 
-def test_ref_collisions_retry_and_widen(
-    services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    taken, _ = submit(services)
-    asked: list[int] = []
-    real = new_report_ref
-
-    def fake(digits: int = 4) -> str:
-        asked.append(digits)
-        return taken if len(asked) <= 3 else real(digits)
-
-    monkeypatch.setattr(report_service, "new_report_ref", fake)  # where the service looks it up
-    ref, _ = submit(services)
-
-    assert asked == [4, 4, 4, 5]
-    assert ref != taken
-    assert len(ref) == len("T-12345")
-    assert count(services, TraffickingReport) == 2
+def test_refs_are_new_format_unique_and_carry_a_check_digit(services: Services) -> None:
+    refs = {submit(services)[0] for _ in range(20)}
+    assert len(refs) == 20
+    for ref in refs:
+        assert re.fullmatch(r"T-\d{8}", ref) and normalise_reference(ref) == ref
+    with services.uow() as uow:  # no placeholder is ever committed
+        assert all(
+            not r.startswith("~") for r in uow.session.scalars(select(TraffickingReport.ref))
+        )
 
 
 @pytest.mark.parametrize(

@@ -377,7 +377,10 @@ class TestValidators:
     @pytest.mark.parametrize(
         ("typed", "value"),
         [("T-5307", "T-5307"), ("t5307", "T-5307"), ("r-123456", "R-123456"), ("R 1234", "R-1234"),
-         ("T-123", None), ("T-1234567", None), ("5307", None), ("TT-5307", None)],
+         ("T-1234567", "T-1234567"),  # an old report code widened to 7 digits still works
+         ("t 4821 3906", "T-48213906"), ("R-20519366", "R-20519366"),  # new: check digit right
+         ("T-48213907", None), ("T-48213960", None), ("R-48213906", None),  # typo, swap, letter
+         ("T-123", None), ("5307", None), ("TT-5307", None)],
     )  # fmt: skip
     def test_reference(self, typed: str, value: str | None) -> None:
         assert VALIDATORS["reference"](typed) == value

@@ -24,6 +24,8 @@ TOP_KEYS = {"version", "settings", "navigation", "messages", "validators", "shor
 SETTINGS_KEYS = {"start", "language_screen", "languages", "max_tries"}
 NAV_KEYS = ("back", "home", "more")
 MESSAGE_KEYS = ("invalid_choice", "too_many_tries", "resume", "error")
+# Optional: the failure text for a report that said danger now (falls back to `error`).
+OPTIONAL_MESSAGE_KEYS = ("error_danger",)
 _COMMON = {"type", "text", "store", "handler", "placeholders", "back", "outcomes"}
 SCREEN_KEYS: dict[str, set[str]] = {
     "menu": _COMMON | {"options"},
@@ -175,7 +177,7 @@ class _Schema:
             settings.get("max_tries"), None, ("settings", "max_tries"), "max_tries", 3
         )
         nav = self.text_section(top, "navigation", NAV_KEYS)
-        messages = self.text_section(top, "messages", MESSAGE_KEYS)
+        messages = self.text_section(top, "messages", MESSAGE_KEYS, optional=OPTIONAL_MESSAGE_KEYS)
         validators = self.text_section(top, "validators", tuple(VALIDATORS), required=False)
         shortcuts: dict[str, str] = {}
         for key, target in self.mapping(
@@ -211,13 +213,18 @@ class _Schema:
         return tuple(value)
 
     def text_section(
-        self, top: Mapping[str, Any], section: str, names: tuple[str, ...], required: bool = True
+        self,
+        top: Mapping[str, Any],
+        section: str,
+        names: tuple[str, ...],
+        required: bool = True,
+        optional: tuple[str, ...] = (),
     ) -> dict[str, Texts]:
         """A section of named texts (navigation, messages, validators)."""
         data = self.mapping(top.get(section), None, (section,), section)
         out: dict[str, Texts] = {}
         for name, value in data.items():
-            if name not in names:
+            if name not in names and name not in optional:
                 what = "validator" if section == "validators" else "key"
                 self.report(None, f"unknown {what} '{name}' in {section}", (section, name))
                 continue

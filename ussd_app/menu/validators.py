@@ -6,12 +6,12 @@ import re
 from collections.abc import Callable
 
 from ussd_app import gsm7
+from ussd_app.references import normalise_reference
 
 Validator = Callable[[str], str | None]
 
 _COUNT = re.compile(r"0*([0-9]{1,4})")
 _VEHICLE = re.compile(r"[A-Z0-9 /-]{2,30}")
-_REFERENCE = re.compile(r"([A-Z])-?([0-9]{4,6})")
 
 
 def _squash(text: str) -> str:
@@ -45,9 +45,10 @@ def vehicle(text: str) -> str | None:
 
 
 def reference(text: str) -> str | None:
-    """A reference such as `t5307` or `R-123456`, returned as `T-5307`."""
-    match = _REFERENCE.fullmatch("".join(text.split()).upper())
-    return f"{match.group(1)}-{match.group(2)}" if match else None
+    """A reference such as `t48213907`, `T 4821 3907` or an old `R-123456`, returned as
+    `T-48213907`. A new reference with a wrong check digit is refused here, so a typo is
+    caught at once (the screen asks again) rather than answered "not found"."""
+    return normalise_reference(text)
 
 
 def free_text(text: str) -> str | None:

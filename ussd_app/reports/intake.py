@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ussd_app import codes as reference
+from ussd_app import references
 from ussd_app.columns import SMS_TEXT_MAX_CHARS, VEHICLE_MAX_CHARS
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
@@ -29,7 +30,7 @@ from ussd_app.records import (
     clean_text,
     flush_or_conflict,
 )
-from ussd_app.references import new_report_ref, report_ref_digits
+from ussd_app.references import ReferenceMaker, placeholder_ref
 from ussd_app.reports.models import (
     IDEMPOTENCY_KEY_LEN,
     PRIORITIES,
@@ -46,7 +47,6 @@ REPORT_CONSENT_VERSION = "rep-2026-11"
 # Without call-back consent the number is kept only for abuse control, briefly
 # (domain-lesotho.md 6.2); with consent the purge date is set when the case closes.
 CONTACT_RETENTION_WITHOUT_CALLBACK = dt.timedelta(days=7)
-MAX_ATTEMPTS = 12  # 4-digit refs x3, then 5, 6 and 7 digits x3 (refs.report_ref_digits)
 
 
 def _code(answers: Mapping[str, Any], key: str, allowed: Sequence[str]) -> str | None:
@@ -107,6 +107,12 @@ def submit_report(
     gets the more urgent of it and the computed priority (an SMS report's words are not coded
     answers, so a person should read it within a day however little was coded). The number goes
     only to `reporter_contacts`, encrypted; the report row has none.
+
+    A report is completed, not added, only when it is the same report: the incomplete one stored
+    under the same `idempotency_key`. For USSD the key is the session the flow began in, which
+    the session state carries across "Continue" on a redial; "Start again" or any other flow
+    begins with a new key, so it makes a new report and leaves the incomplete one (and its
+    alerts) as they were. Nothing is ever matched by phone or by time.
     """
     check_language(language)
     check_channel(channel)
@@ -131,63 +137,51 @@ def submit_report(
         priority = min(priority, default_priority)  # "P1" < "P2" < "P3": more urgent wins
     e164 = _reporter_phone(services, phone)
 
-    for attempt in range(MAX_ATTEMPTS):
+    answers_row: dict[str, Any] = {
+        "danger_now": None if danger_now is None else danger_now == "yes",
+        "child_involved": child_involved,
+        "flags": flags,
+        "place": place,
+        "district": reference.place_district(place),
+        "when_seen": when_seen,
+        "persons_count": persons_count,
+        "vehicle_enc": services.cipher.encrypt_optional(vehicle),
+        "callback_consent": callback_consent,
+    }
+    # Two tries at most: the only unique value we do not make ourselves is the idempotency key,
+    # and if a concurrent request took it first, the second try finds its report.
+    for _attempt in range(2):
         try:
             with services.uow() as uow:
                 existing = _by_key(uow, idempotency_key)
-                if existing is not None:
+                if existing is not None and (incomplete or not existing.incomplete):
                     log.info("report %s replayed; not stored again", existing.ref)
                     return existing.ref, _priority(existing.priority)
-                partial = None if incomplete else _recent_incomplete(uow, services, e164, channel)
-                if partial is not None:
-                    # The caller came back (resume) to finish a report that was filed as
-                    # incomplete when their session dropped: complete that case, same reference.
-                    partial.danger_now = None if danger_now is None else danger_now == "yes"
-                    partial.child_involved = child_involved
-                    partial.flags = flags
-                    partial.place = place
-                    partial.district = reference.place_district(place)
-                    partial.when_seen = when_seen
-                    partial.persons_count = persons_count
-                    partial.vehicle_enc = services.cipher.encrypt_optional(vehicle)
-                    partial.callback_consent = callback_consent
-                    partial.priority = min(partial.priority, priority)
-                    partial.incomplete = False
-                    _update_contact(uow, partial)
-                    if callback_answer is not None:
-                        _add_callback_consent(uow, partial)
-                    uow.session.flush()
-                    services.alerts.stage_report_alerts(services, uow, partial)
+                # The incomplete report filed under this same key (the session looked abandoned,
+                # then the caller finished it, maybe after "Continue"): complete it, same
+                # reference. Nothing else is ever completed (issue 7, item 2).
+                partial = existing
+                if partial is not None and not incomplete:
+                    _complete(uow, services, partial, answers_row, priority, callback_answer)
                     uow.commit()
-                    log.info("incomplete report %s completed on resume", partial.ref)
+                    log.info("incomplete report %s completed", partial.ref)
                     return partial.ref, _priority(partial.priority)
-                ref = new_report_ref(report_ref_digits(attempt))
-                if uow.session.scalars(
-                    select(TraffickingReport.id).where(TraffickingReport.ref == ref)
-                ).first():
-                    continue
                 report = TraffickingReport(
-                    ref=ref,
+                    ref=placeholder_ref(),
                     idempotency_key=idempotency_key,
                     language=language,
                     channel=channel,
-                    danger_now=None if danger_now is None else danger_now == "yes",
-                    child_involved=child_involved,
-                    flags=flags,
-                    place=place,
-                    district=reference.place_district(place),
-                    when_seen=when_seen,
-                    persons_count=persons_count,
-                    vehicle_enc=services.cipher.encrypt_optional(vehicle),
                     sms_text_enc=services.cipher.encrypt_optional(text),
-                    callback_consent=callback_consent,
                     priority=priority,
                     status="received",
                     incomplete=incomplete,
+                    **answers_row,
                 )
                 uow.session.add(report)
-                # A taken ref or key surfaces here, before anything else is staged.
+                # A taken key surfaces here, before anything else is staged.
                 flush_or_conflict(uow)
+                # The reference is a keyed permutation of the row id: unique by construction.
+                report.ref = ref_maker(services).report(report.id)
                 _add_contact(uow, services, report, e164)
                 if callback_answer is not None:
                     _add_callback_consent(uow, report)
@@ -195,6 +189,7 @@ def submit_report(
                 # Alert rows join this transaction: report and alerts commit together or not
                 # at all. A stager that raises rolls the report back (the `with` exits unsaved).
                 services.alerts.stage_report_alerts(services, uow, report)
+                ref = report.ref
                 uow.commit()
         except UniqueConflict:
             continue
@@ -206,27 +201,32 @@ def submit_report(
             incomplete,
         )
         return ref, priority
-    raise RuntimeError("could not store the report: reference codes kept colliding")
+    raise RuntimeError("could not store the report: its idempotency key kept colliding")
 
 
-def _recent_incomplete(
-    uow: UnitOfWork, services: Services, e164: str, channel: str
-) -> TraffickingReport | None:
-    """An incomplete USSD report by this caller within the resume window, if any."""
-    if channel != "ussd":
-        return None
-    since = utcnow() - dt.timedelta(seconds=services.settings.resume_window_s)
-    return uow.session.scalars(
-        select(TraffickingReport)
-        .join(ReporterContact, ReporterContact.report_id == TraffickingReport.id)
-        .where(
-            ReporterContact.phone_hash == services.hash_phone(e164),
-            TraffickingReport.incomplete.is_(True),
-            TraffickingReport.channel == "ussd",
-            TraffickingReport.created_at >= since,
-        )
-        .order_by(TraffickingReport.id.desc())
-    ).first()
+def ref_maker(services: Services) -> ReferenceMaker:
+    """The deployment's reference maker, keyed from PHONE_HASH_KEY."""
+    return references.maker(services.settings.phone_hash_key)
+
+
+def _complete(
+    uow: UnitOfWork,
+    services: Services,
+    partial: TraffickingReport,
+    answers_row: Mapping[str, Any],
+    priority: Priority,
+    callback_answer: str | None,
+) -> None:
+    """Fill an incomplete report with the finished answers and alert its full routing."""
+    for key, value in answers_row.items():
+        setattr(partial, key, value)
+    partial.priority = min(partial.priority, priority)
+    partial.incomplete = False
+    _update_contact(uow, partial)
+    if callback_answer is not None:
+        _add_callback_consent(uow, partial)
+    uow.session.flush()
+    services.alerts.stage_report_alerts(services, uow, partial)
 
 
 def _update_contact(uow: UnitOfWork, report: TraffickingReport) -> None:
@@ -245,7 +245,7 @@ def _by_key(uow: UnitOfWork, key: str | None) -> TraffickingReport | None:
     if key is None:
         return None
     return uow.session.scalars(
-        select(TraffickingReport).where(TraffickingReport.idempotency_key == key)
+        select(TraffickingReport).where(TraffickingReport.idempotency_key == key).with_for_update()
     ).first()
 
 

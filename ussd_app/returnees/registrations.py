@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ussd_app import codes as reference
+from ussd_app import references
 from ussd_app.columns import NAME_MAX_CHARS
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
@@ -25,7 +26,7 @@ from ussd_app.records import (
     clean_text,
     flush_or_conflict,
 )
-from ussd_app.references import new_registration_ref
+from ussd_app.references import placeholder_ref
 from ussd_app.returnees.models import Registration
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 # The consent text version shown on the registration screens; bump it whenever menus.yaml
 # changes what the caller is told (purpose, recipients), so each record names what was agreed.
 REGISTRATION_CONSENT_VERSION = "reg-2026-11"
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 2  # a second try finds the registration a concurrent request made
 
 
 class InvalidAnswers(ValueError):
@@ -147,10 +148,9 @@ def _upsert(
     reg = session.scalars(select(Registration).where(Registration.phone_hash == phone_hash)).first()
     created = reg is None
     if reg is None:
-        ref = new_registration_ref()
-        if session.scalars(select(Registration.id).where(Registration.ref == ref)).first():
-            raise UniqueConflict
-        reg = Registration(ref=ref, phone_hash=phone_hash, status="new")
+        # The reference is a keyed permutation of the row id, set once the id is known: unique
+        # by construction, so only a concurrent registration of the same phone can conflict.
+        reg = Registration(ref=placeholder_ref(), phone_hash=phone_hash, status="new")
         session.add(reg)
     elif reg.status == "closed":
         # A closed case registering again needs help again: put it back in the queue.
@@ -162,6 +162,8 @@ def _upsert(
     for key, value in fields.items():
         setattr(reg, key, value)
     flush_or_conflict(uow)
+    if created:
+        reg.ref = references.maker(services.settings.phone_hash_key).registration(reg.id)
     return reg, created
 
 

@@ -18,7 +18,20 @@ from ussd_app.ussd.session_store import SessionStore
 log = logging.getLogger(__name__)
 
 # A session with no hop for this long is over (gateways drop idle sessions within 20-60 s).
+# Measured on ONE clock, the Redis server's: each urgent hop is stamped with Redis TIME and the
+# sweeper compares with Redis TIME, so no machine's own clock (skewed or not) decides it.
 ABANDONED_AFTER_S = 120.0
+# The answer key (engine bookkeeping, never shown to handlers as an answer) holding the session
+# a flow began in. It is the report's idempotency key, for the completed report and for the
+# incomplete one filed if the session is abandoned alike: whichever commits first, the other
+# finds it, so a completed report never also leaves an incomplete one.
+ORIGIN_KEY = "_origin"
+
+
+def flow_origin(state: SessionState) -> str | None:
+    """The session id the current flow began in (kept across "Continue" on a redial)."""
+    value = state.answers.get(ORIGIN_KEY)
+    return value if isinstance(value, str) and value else None
 
 
 def is_urgent_unfinished(state: SessionState) -> bool:
@@ -51,7 +64,12 @@ def track(
 
 
 def file_if_abandoned(services: Services, store: SessionStore, phone_hash: str) -> str | None:
-    """File the incomplete report for this phone's unfinished urgent session; its reference."""
+    """File the incomplete report for this phone's unfinished urgent session; its reference.
+
+    The report's idempotency key is the session its flow began in, the same key the final
+    answer files under: if the caller finished meanwhile (or finishes later, after "Continue"),
+    there is one report, completed, never a second incomplete one.
+    """
     from ussd_app.reports.intake import submit_report
 
     found = store.load_urgent(phone_hash)
@@ -63,12 +81,13 @@ def file_if_abandoned(services: Services, store: SessionStore, phone_hash: str) 
         services,
         phone=phone,
         language=state.lang,
-        answers=dict(state.answers),
+        answers={k: v for k, v in state.answers.items() if not k.startswith("_")},
         channel="ussd",
         incomplete=True,
-        idempotency_key=f"abandoned:{session_id}"[:128],
+        idempotency_key=(flow_origin(state) or session_id)[:128],
     )
-    store.clear_urgent(phone_hash)
+    # Only this session's marker: a redial may have marked a newer one meanwhile.
+    store.clear_urgent(phone_hash, session_id=session_id)
     log.warning("abandoned urgent session filed as incomplete report %s (%s)", ref, priority)
     return ref
 
@@ -90,7 +109,9 @@ def on_session_end(services: Services, store: SessionStore, form: Mapping[str, s
 
 
 def sweep_idle(services: Services, store: SessionStore, now: float | None = None) -> list[str]:
-    """File every urgent report whose session has been idle past ABANDONED_AFTER_S."""
+    """File every urgent report whose session has been idle past ABANDONED_AFTER_S, by the
+    Redis server's clock (the one that stamped its hops); the sweeper's own clock is not asked.
+    `now` (an instant on that same clock) is for tests only; the sweeper never passes one."""
     refs = []
     for phone_hash in store.idle_urgent(ABANDONED_AFTER_S, now):
         try:

@@ -206,18 +206,26 @@ class SessionStore:
         )
         with self._redis.pipeline() as pipe:
             pipe.set(URGENT_PREFIX + phone_hash, sealed, ex=24 * 3600)
-            pipe.zadd(URGENT_INDEX, {phone_hash: time.time()})
+            # The one clock abandonment is measured on: the Redis server's (issue 7).
+            pipe.zadd(URGENT_INDEX, {phone_hash: self.server_time()})
             pipe.execute()
 
-    def clear_urgent(self, phone_hash: str) -> None:
+    def clear_urgent(self, phone_hash: str, session_id: str | None = None) -> None:
+        """Drop the phone's urgent marker; with `session_id`, only if it is still that
+        session's (a redial may have marked a newer one, which must stay)."""
+        if session_id is not None:
+            self._clear_urgent_of(phone_hash, session_id)
+            return
         with self._redis.pipeline() as pipe:
             pipe.zrem(URGENT_INDEX, phone_hash)
             pipe.delete(URGENT_PREFIX + phone_hash)
             pipe.execute()
 
     def idle_urgent(self, older_than_s: float, now: float | None = None) -> list[str]:
-        """Phone hashes whose urgent report has had no hop for `older_than_s` seconds."""
-        cutoff = (now if now is not None else time.time()) - older_than_s
+        """Phone hashes whose urgent report has had no hop for `older_than_s` seconds, by the
+        Redis server's clock (which stamped the hops): never by the caller's own clock, which
+        may be skewed. `now` is for tests."""
+        cutoff = (now if now is not None else self.server_time()) - older_than_s
         return [
             m.decode() if isinstance(m, bytes) else str(m)
             for m in self._redis.zrangebyscore(URGENT_INDEX, "-inf", cutoff)
@@ -238,6 +246,30 @@ class SessionStore:
     @staticmethod
     def now() -> float:
         return time.time()
+
+    def server_time(self) -> float:
+        """The Redis server's clock (TIME), shared by every process that talks to it."""
+        seconds, micros = self._redis.time()
+        return float(seconds) + micros / 1_000_000
+
+    def _clear_urgent_of(self, phone_hash: str, session_id: str) -> None:
+        """Compare-and-delete of the urgent marker (WATCH: retried if it changes meanwhile)."""
+        key = URGENT_PREFIX + phone_hash
+        with self._redis.pipeline() as pipe:
+            for _ in range(5):
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    found = self.load_urgent(phone_hash)
+                    if found is not None and found[0] != session_id:
+                        pipe.unwatch()
+                        return
+                    pipe.multi()
+                    pipe.zrem(URGENT_INDEX, phone_hash)
+                    pipe.delete(key)
+                    pipe.execute()
+                    return
+                except redis.exceptions.WatchError:
+                    continue
 
 
 def _text(raw: Any) -> str | None:
