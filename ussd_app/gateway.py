@@ -5,12 +5,14 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 F = TypeVar("F", bound=Callable[..., Any])
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -19,7 +21,27 @@ log = logging.getLogger(__name__)
 
 
 class BadRequest(ValueError):
-    """A gateway request we cannot accept; the message is sent back with a 400."""
+    """A gateway request we cannot accept; the message is sent back with `status` (4xx).
+
+    Bad input is always a 4xx: a retry of the same request cannot succeed, and the gateway
+    would otherwise retry it for hours (SMS callbacks for 12 hours)."""
+
+    status = 400
+
+
+class TooLarge(BadRequest):
+    """The body is over MAX_BODY_BYTES."""
+
+    status = 413
+
+
+# Longest gateway id we accept on an inbound SMS: it is stored, and it is part of the keys of
+# the reply and of an SMS report (at most 160 and 128 characters), so it may never be cut short.
+MAX_GATEWAY_ID_LEN = 120
+# Control characters (C0 and C1, DEL) other than tab, line feed and carriage return. NUL in
+# particular cannot be stored by PostgreSQL; none has any business in a gateway field.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_FORM_CACHE = "gateway_form"
 
 
 def plain(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -82,9 +104,57 @@ def require_gateway_token(view: F) -> F:
     return cast(F, wrapper)
 
 
+def gateway_form() -> dict[str, str]:
+    """The request's form fields (first value of each), or BadRequest: a body over the size
+    limit (413), or a control character (NUL included) in any field's name or value (400)."""
+    cached: dict[str, str] | None = g.get(_FORM_CACHE)
+    if cached is not None:
+        return cached
+    try:
+        form = request.form.to_dict()
+    except RequestEntityTooLarge:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        raise TooLarge(f"body larger than {limit} bytes") from None
+    for key, value in form.items():
+        if _CONTROL.search(key) or _CONTROL.search(value):
+            shown = _CONTROL.sub("?", key)[:40]
+            raise BadRequest(f"form field {shown!r} holds a control character")
+    g.setdefault(_FORM_CACHE, form)
+    return form
+
+
+def failure_status(exc: BaseException) -> int:
+    """What a webhook answers when handling a well-formed request failed inside.
+
+    503 when the service itself is unavailable (database or Redis down or timing out): the
+    gateway's retry is then welcome. 400 when the database refuses a value (a retry of the same
+    value cannot succeed). 500 for anything else, a fault of ours (logged with a correlation id).
+    """
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    unavailable = (
+        OperationalError,
+        InterfaceError,
+        DisconnectionError,
+        PoolTimeoutError,
+        RedisConnectionError,
+        RedisTimeoutError,
+        ConnectionError,
+        TimeoutError,
+    )
+    if isinstance(exc, unavailable):
+        return 503
+    if isinstance(exc, DataError):
+        return 400
+    return 500
+
+
 def form_field(name: str, *, max_len: int, required: bool = True, allow_empty: bool = False) -> str:
     """A form field, or BadRequest naming what is wrong with it."""
-    value = request.form.get(name)
+    value = gateway_form().get(name)
     if value is None:
         if required:
             raise BadRequest(f"missing form field '{name}'")

@@ -65,9 +65,9 @@ class TestProtocol:
         assert res.status_code == 400
         assert "phoneNumber" in res.get_data(as_text=True)
 
-    def test_an_oversized_body_is_a_clear_400(self, client: FlaskClient) -> None:
+    def test_an_oversized_body_is_a_clear_413(self, client: FlaskClient) -> None:
         res = _post(client, text="1*" * 5000)
-        assert res.status_code == 400
+        assert res.status_code == 413
         assert "larger than" in res.get_data(as_text=True)
 
     def test_a_json_body_is_a_clear_400(self, client: FlaskClient) -> None:

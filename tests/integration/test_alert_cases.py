@@ -15,6 +15,7 @@ from tests.integration.alerts_support import (
     later,
     outbox_rows,
     report_row,
+    session_clock_passes,
 )
 from tests.standin import AtStandIn
 from ussd_app import create_app
@@ -115,7 +116,6 @@ class TestAuthority:
         drain(alert_container)
         (reply,) = _texts_to(standin, QUTHING)
         assert "not sent to your organisation" in reply and "Beautiful" not in reply
-
 
     def test_only_the_holder_closes_a_taken_case(
         self, alert_container: Container, standin: AtStandIn
@@ -341,9 +341,11 @@ class TestAbandonedUrgentReports:
         client = create_app(container=alert_container).test_client()
         self._walk(client, "ATUid_silent", REPORTER, ["2", "2", "1", "3", "1", "1"])
         assert run_maintenance(alert_container).abandoned_filed == []  # still in progress
-        result = run_maintenance(alert_container, now=later(3))
+        session_clock_passes(alert_container, 3)
+        result = run_maintenance(alert_container)
         assert len(result.abandoned_filed) == 1
-        assert run_maintenance(alert_container, now=later(6)).abandoned_filed == []  # once
+        session_clock_passes(alert_container, 3)
+        assert run_maintenance(alert_container).abandoned_filed == []  # once
         drain(alert_container)
         assert {m.number for m in standin.messages} == {DESK}
 

@@ -9,7 +9,6 @@ ask STATUS with a reference, which shows the coarse status only.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,11 +21,12 @@ from ussd_app.cases.authority import Actor, may_see
 from ussd_app.cases.machine import Outcome
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
+from ussd_app.gateway import MAX_GATEWAY_ID_LEN
 from ussd_app.messaging import outbox
 from ussd_app.messaging.models import InboundSms, SmsOptOut, SmsPurpose
 from ussd_app.partners.models import Partner, PartnerContact
 from ussd_app.phones import InvalidPhoneNumber, mask
-from ussd_app.references import normalise_reference
+from ussd_app.references import looks_like_reference, normalise_reference
 from ussd_app.reports.models import TraffickingReport
 from ussd_app.returnees.models import Registration
 
@@ -59,8 +59,6 @@ STAFF_REPLIES: dict[str, str] = {
     key: by_lang["en"] for key, by_lang in sms_texts.section("staff_replies").items()
 }
 
-_REF = re.compile(r"^[RTrt]-?\d{4,8}$")
-
 
 @dataclass(frozen=True)
 class ParsedCommand:
@@ -89,6 +87,10 @@ def handle_inbound(services: Services, form: Mapping[str, str]) -> str:
     sender_raw = (form.get("from") or "").strip()
     if not gateway_id:
         raise BadInboundSms("missing form field 'id'")
+    if len(gateway_id) > MAX_GATEWAY_ID_LEN:
+        # Stored and part of the reply's and the report's keys: never cut short (two ids would
+        # then be one), so refused: a 400, which the gateway does not retry.
+        raise BadInboundSms(f"form field 'id' is longer than {MAX_GATEWAY_ID_LEN} characters")
     if not sender_raw:
         raise BadInboundSms("missing form field 'from'")
     try:
@@ -104,7 +106,7 @@ def handle_inbound(services: Services, form: Mapping[str, str]) -> str:
     with services.uow() as uow:
         uow.session.add(
             InboundSms(
-                gateway_id=gateway_id[:128],
+                gateway_id=gateway_id,
                 from_hash=services.hash_phone(sender),
                 command=parsed.command,
             )
@@ -153,9 +155,10 @@ def _staff(uow: UnitOfWork, sender: str) -> PartnerContact | None:
 
 def _ref_arg(parsed: ParsedCommand) -> tuple[str | None, str]:
     first, _, rest = parsed.args.partition(" ")
-    if not first or not _REF.match(first):
+    if not looks_like_reference(first):
         return None, parsed.args
-    return normalise_reference(first), rest.strip()
+    # A reference with a wrong check digit (a typo) matches no case: "No case ... was found".
+    return normalise_reference(first) or first.upper()[:16], rest.strip()
 
 
 def _staff_case(
@@ -297,7 +300,7 @@ def _file_sms_report(services: Services, sender: str, parsed: ParsedCommand, gid
         answers={},
         channel="sms",
         sms_text=parsed.args,
-        idempotency_key=f"sms:{gid}"[:128],
+        idempotency_key=f"sms:{gid}",
         default_priority="P2",
     )
     return ref

@@ -1,7 +1,10 @@
 """SMS webhooks: delivery reports (`POST /sms/delivery`) and inbound messages (`POST /sms/inbound`).
 
-Unlike the USSD hop, an inbound SMS that we fail to handle answers 500 on purpose: the gateway
-then retries it every minute for 12 hours, so an SMS report is never dropped by a passing fault.
+What they answer (README "What each webhook answers"): 2xx for what was handled and for what
+was already seen (a duplicate); 4xx for bad input (over the size limit, a control character, a
+missing or over-long field), which no retry can fix; 503 only when the service itself is
+unavailable (database or Redis down), so the gateway's retry (every minute for 12 hours) is
+then welcome and an SMS report is never dropped by a passing fault.
 """
 
 from __future__ import annotations
@@ -9,10 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 
 from ussd_app.container import Services
-from ussd_app.gateway import correlation_id, plain, require_gateway_token
+from ussd_app.gateway import (
+    BadRequest,
+    correlation_id,
+    failure_status,
+    gateway_form,
+    plain,
+    require_gateway_token,
+)
 from ussd_app.inbound import commands as sms_commands
 from ussd_app.messaging import delivery_reports
 
@@ -23,17 +33,22 @@ bp = Blueprint("sms", __name__)
 def _handle(
     work: Callable[[Services, dict[str, str]], str], bad: type[ValueError], what: str
 ) -> Response:
-    """Run one webhook's service call: 400 for a bad request, 500 (so the gateway retries)
-    for anything else, 200 with the outcome otherwise."""
+    """Run one webhook's service call: 4xx for a bad request, 503 when the service is
+    unavailable (so the gateway retries), 200 with the outcome otherwise."""
     services = current_app.extensions["ussd"].services
     try:
-        outcome = work(services, request.form.to_dict())
+        form = gateway_form()
+    except BadRequest as exc:
+        return plain(f"bad request: {exc}\n", exc.status)
+    try:
+        outcome = work(services, form)
     except bad as exc:
         return plain(f"bad request: {exc}\n", 400)
-    except Exception:
+    except Exception as exc:
         cid = correlation_id()
-        log.exception("%s failed cid=%s; the gateway will retry", what, cid)
-        return plain(f"error {cid}\n", 500)
+        status = failure_status(exc)
+        log.exception("%s failed cid=%s status=%s", what, cid, status)
+        return plain(f"error {cid}\n", status)
     return plain(f"OK {outcome}\n")
 
 

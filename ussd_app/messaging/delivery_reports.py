@@ -9,10 +9,11 @@ before the worker has recorded the message id is kept and applied when the id is
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ussd_app.container import Services
@@ -26,6 +27,9 @@ DELIVERED = frozenset({"Success"})
 FINAL_FAILURES = frozenset({"Failed", "Rejected", "AbsentSubscriber", "Expired"})
 IN_TRANSIT = frozenset({"Sent", "Submitted", "Buffered"})
 KNOWN = DELIVERED | FINAL_FAILURES | IN_TRANSIT
+# A report about a message id we never recorded is kept this long (the worker may record the id
+# a little after the gateway reports on it), then dropped by the sweeper and counted.
+UNMATCHED_KEEP = dt.timedelta(hours=48)
 
 
 class BadDeliveryReport(ValueError):
@@ -58,6 +62,24 @@ def record_delivery_report(services: Services, form: Mapping[str, str]) -> str:
         outcome = apply_status(uow, services, row, status, reason)
         uow.commit()
         return outcome
+
+
+def drop_unmatched(services: Services, now: dt.datetime | None = None) -> int:
+    """Delete delivery reports older than UNMATCHED_KEEP whose message id matches no message
+    of ours (unknown ids are kept for a bounded time only); returns how many were dropped."""
+    cutoff = (now or utcnow()) - UNMATCHED_KEEP
+    known = select(OutboundSms.message_id).where(OutboundSms.message_id.is_not(None))
+    with services.uow() as uow:
+        result = uow.session.execute(
+            delete(DeliveryReport)
+            .where(DeliveryReport.received_at < cutoff, DeliveryReport.message_id.not_in(known))
+            .execution_options(synchronize_session=False)
+        )
+        uow.commit()
+    dropped = int(getattr(result, "rowcount", 0) or 0)
+    if dropped:
+        log.warning("dropped %d delivery reports for unknown message ids", dropped)
+    return dropped
 
 
 def apply_status(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ussd_app.cases import escalation, followup
-from ussd_app.messaging import outbox
+from ussd_app.messaging import delivery_reports, outbox
 from ussd_app.reports import retention
 from ussd_app.ussd import abandoned
 
@@ -31,6 +31,7 @@ class MaintenanceResult:
     abandoned_filed: list[str]
     purged: int = 0
     renotified: tuple[str, ...] = ()
+    unmatched_dropped: int = 0  # delivery reports for unknown message ids, past their keep
 
 
 def run_maintenance(container: Container, now: dt.datetime | None = None) -> MaintenanceResult:
@@ -40,7 +41,8 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
     escalated: list[str] = []
     swept = outbox.SweepResult(0, 0)
     try:
-        filed = abandoned.sweep_idle(services, container.store, now.timestamp() if now else None)
+        # Abandonment is decided on the Redis server's clock, never on this process's `now`.
+        filed = abandoned.sweep_idle(services, container.store)
     except Exception:
         log.exception("abandoned-session sweep failed")
     try:
@@ -61,6 +63,11 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
         renotified = followup.renotify_due(services, now)
     except Exception:
         log.exception("registration re-notify pass failed")
+    unmatched = 0
+    try:
+        unmatched = delivery_reports.drop_unmatched(services, now)
+    except Exception:
+        log.exception("dropping unmatched delivery reports failed")
     return MaintenanceResult(
-        swept.freed, swept.enqueued, escalated, filed, purged, tuple(renotified)
+        swept.freed, swept.enqueued, escalated, filed, purged, tuple(renotified), unmatched
     )

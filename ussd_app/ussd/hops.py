@@ -9,14 +9,14 @@ previous one is a retry and gets the cached reply without running anything again
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 
 from handlers import HandlerContext, HandlerFn
 from ussd_app.container import Services
 from ussd_app.menu import engine
 from ussd_app.menu.model import Menu
 from ussd_app.menu.types import FlowEnded, HandlerResult, Params, SessionState, SetLanguage, Step
-from ussd_app.phones import mask
 from ussd_app.ussd import abandoned, preferences
 from ussd_app.ussd.session_store import Hop, SessionRecord, SessionStore
 
@@ -36,11 +36,27 @@ class UssdRequest:
 
 @dataclass(frozen=True)
 class HopReply:
-    """The body to send (`CON …`/`END …`) and the screen id for hop metadata."""
+    """The body to send (`CON …`/`END …`) and the screen id for hop metadata; a hop that
+    failed inside carries the correlation id of its log line."""
 
     body: str
     screen: str
+    correlation_id: str | None = None
     cached: bool = False
+
+
+@dataclass
+class _Progress:
+    """How far one hop got, for the rule in `HopService.handle`."""
+
+    lang: str | None = None
+    danger_now: bool = False
+    handled: bool = False  # a handler returned: what it stored has committed
+    committed: HopReply | None = None
+
+    def note(self, state: SessionState) -> None:
+        self.lang = state.lang or self.lang
+        self.danger_now = self.danger_now or state.answers.get("danger_now") == "yes"
 
 
 def new_input(previous_text: str, text: str) -> str:
@@ -83,26 +99,52 @@ class HopService:
         abandoned.on_session_end(self._services, self._store, form)
 
     def handle(self, req: UssdRequest) -> HopReply:
-        """Answer one hop. Raises only on infrastructure failure; the view turns that into END."""
+        """Answer one hop; never raises. THE RULE: the reply follows the commit.
+
+        Once a handler has committed (a report or registration is stored), the caller gets
+        the reply that carries its reference, in their language, whatever fails afterwards
+        (session save, reply cache, urgent-report marker, queue). Before that, a failure gets
+        a plain "nothing was saved, dial again" in the caller's language (with the emergency
+        number on a report that said danger now). Both are decided here and only here.
+        """
+        progress = _Progress()
+        try:
+            return self._hop(req, progress)
+        except Exception:
+            cid = uuid.uuid4().hex[:12]
+            log_failure(req, cid)
+            if progress.committed is not None:
+                log.warning("hop failed after its commit cid=%s; the caller gets the reply", cid)
+                return replace(progress.committed, correlation_id=cid)
+            return HopReply(self.error_reply(progress.lang, progress.danger_now), "error", cid)
+
+    def _hop(self, req: UssdRequest, progress: _Progress) -> HopReply:
         phone_hash = self._services.hash_phone(req.phone)
         with self._store.hop(req.session_id, phone_hash) as hop:
             record = hop.record
             if record is not None and record.last_text == req.text:
                 return HopReply(record.reply, record.state.screen, cached=True)
             if record is None:
+                progress.lang = hop.language
                 step = self._first_step(req, hop, phone_hash)
                 started_at, hops = self._store.now(), 1
                 was_urgent = False
             else:
+                progress.note(record.state)
                 step = engine.advance(
                     self._menu, record.state, new_input(record.last_text, req.text), self._params
                 )
                 started_at, hops = record.started_at, record.hops + 1
                 was_urgent = abandoned.is_urgent_unfinished(record.state)
-            step = self._run_actions(step, req)
+            step = replace(step, state=self._stamp_origin(step.state, req.session_id))
+            progress.note(step.state)
+            step = self._run_actions(step, req, progress)
             assert step.reply is not None  # _run_actions leaves no pending action
-            self._apply_effects(step, req, hop)
             body = step.reply.wire()
+            if progress.handled:
+                # Committed: from here on, this reply is what the caller gets.
+                progress.committed = HopReply(body, step.state.screen)
+            self._apply_effects(step, req, hop)
             hop.save_record = SessionRecord(
                 state=step.state,
                 last_text=req.text,
@@ -121,9 +163,13 @@ class HopService:
                 abandoned.file_if_abandoned(self._services, self._store, phone_hash)
         return HopReply(body, step.state.screen)
 
-    def error_reply(self, lang: str | None = None) -> str:
-        """The apology sent when something failed inside; never a stack trace."""
-        return "END " + self._menu.message("error", lang or self._menu.default_language)
+    def error_reply(self, lang: str | None = None, danger_now: bool = False) -> str:
+        """Nothing was stored: say so plainly, in the caller's language; never a stack trace.
+        On a report that said danger now, the emergency number comes first."""
+        lang = lang if lang in self._menu.languages else self._menu.default_language
+        name = "error_danger" if danger_now and "error_danger" in self._menu.messages else "error"
+        text = self._menu.message(name, lang)
+        return "END " + text.replace("{emergency_number}", self._params.emergency_number)
 
     def _first_step(self, req: UssdRequest, hop: Hop, hop_phone_hash: str) -> Step:
         lang = hop.language
@@ -144,7 +190,7 @@ class HopService:
         log.info("direct dial with unknown shortcut; showing the start screen")
         return engine.start(self._menu, lang, self._params)
 
-    def _run_actions(self, step: Step, req: UssdRequest) -> Step:
+    def _run_actions(self, step: Step, req: UssdRequest, progress: _Progress) -> Step:
         """Run the handler(s) the engine asks for and feed their results back in."""
         guard = 0
         while step.action is not None:
@@ -153,7 +199,10 @@ class HopService:
                 raise RuntimeError("too many chained handlers in one hop")
             fn = self._handlers[step.action.name]
             ctx = HandlerContext(
-                session_id=req.session_id,
+                # The session where this flow began: the report's idempotency key. "Continue"
+                # after a redial carries it over (so the report that session left incomplete is
+                # the one completed); "Start again" or another flow begins anew with this one.
+                session_id=abandoned.flow_origin(step.state) or req.session_id,
                 phone=req.phone,
                 language=step.state.lang,
                 # Keys starting with "_" are the engine's own bookkeeping, not answers.
@@ -161,6 +210,7 @@ class HopService:
                 services=self._services,
             )
             result: HandlerResult = fn(ctx)
+            progress.handled = True  # the handler's service has committed
             step = engine.complete(self._menu, step.state, result, self._params)
         return step
 
@@ -177,15 +227,24 @@ class HopService:
         elif step.state.screen != "_resume":
             hop.resume_state = step.state
 
+    def _stamp_origin(self, state: SessionState, session_id: str) -> SessionState:
+        """Mark a flow with the session it began in (kept in the state, so in the resume
+        snapshot and the urgent-report marker too); at rest there is no flow to mark."""
+        if self._at_rest(state):  # back at the menu: whatever comes next is a new flow
+            if abandoned.flow_origin(state) is None:
+                return state
+            answers = {k: v for k, v in state.answers.items() if k != abandoned.ORIGIN_KEY}
+            return replace(state, answers=answers)
+        if state.screen == "_resume" or abandoned.flow_origin(state) is not None:
+            return state
+        return replace(state, answers={**state.answers, abandoned.ORIGIN_KEY: session_id})
+
     def _at_rest(self, state: SessionState) -> bool:
         """True when there is nothing worth resuming (main menu or language choice)."""
         return state.screen in (self._menu.start, self._menu.language_screen)
 
 
 def log_failure(req: UssdRequest | None, cid: str) -> None:
-    log.exception(
-        "hop failed cid=%s session=%s phone=%s",
-        cid,
-        req.session_id if req else "-",
-        mask(req.phone) if req else "-",
-    )
+    # Never the phone's tag beside the session id: together they would tie a report (whose
+    # session this may be) to a phone for anyone reading the logs (issue 8, item 2).
+    log.exception("hop failed cid=%s session=%s", cid, req.session_id if req else "-")

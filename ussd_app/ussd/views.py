@@ -5,13 +5,21 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 
 from ussd_app.bootstrap import Container
-from ussd_app.gateway import BadRequest, correlation_id, form_field, plain, require_gateway_token
+from ussd_app.gateway import (
+    BadRequest,
+    correlation_id,
+    failure_status,
+    form_field,
+    gateway_form,
+    plain,
+    require_gateway_token,
+)
 from ussd_app.phones import InvalidPhoneNumber
 from ussd_app.ussd import session_events
-from ussd_app.ussd.hops import UssdRequest, log_failure
+from ussd_app.ussd.hops import UssdRequest
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
@@ -50,28 +58,37 @@ def ussd_hop() -> Response:
     try:
         req = parse_hop()
     except BadRequest as exc:
-        return plain(f"bad request: {exc}\n", 400)
-    hops = _container().hops
-    try:
-        reply = hops.handle(req)
-    except Exception:
-        cid = correlation_id()
-        log_failure(req, cid)
-        return plain(hops.error_reply(), headers={"X-Correlation-Id": cid})
-    # The gateway echoes this label back and lists them in the end-of-session notification.
-    return plain(reply.body, headers={"at-ussd-hop-metadata": reply.screen[:99]})
+        return plain(f"bad request: {exc}\n", exc.status)
+    # The hop service never raises: it decides what a failure answers (the reply follows the
+    # commit; see HopService.handle), so this view only puts it on the wire.
+    reply = _container().hops.handle(req)
+    headers = {"at-ussd-hop-metadata": reply.screen[:99]}
+    if reply.correlation_id:
+        headers["X-Correlation-Id"] = reply.correlation_id
+    # The gateway echoes the label back and lists them in the end-of-session notification.
+    return plain(reply.body, headers=headers)
 
 
 @bp.post("/ussd/events")
 @require_gateway_token
 def ussd_session_ended() -> Response:
-    """Store the end-of-session notification (status, hops, duration, last screen)."""
-    form = request.form.to_dict()
+    """Store the end-of-session notification (status, hops, duration, last screen).
+
+    4xx for bad input, 200 for a notification stored or already seen, 503 only when the
+    service is unavailable (so the gateway's retry is welcome)."""
     container = _container()
     try:
+        form = gateway_form()
         session_events.record_session_end(container.services, form)
+    except BadRequest as exc:
+        return plain(f"bad request: {exc}\n", exc.status)
     except ValueError as exc:
         return plain(f"bad request: {exc}\n", 400)
+    except Exception as exc:
+        cid = correlation_id()
+        status = failure_status(exc)
+        log.exception("session-end notification failed cid=%s status=%s", cid, status)
+        return plain(f"error {cid}\n", status)
     try:
         container.hops.session_ended(form)
     except Exception:

@@ -48,7 +48,7 @@ def build_app(settings: Settings | None = None, container: Container | None = No
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> Response:
         limit = container.settings.max_body_bytes
-        return plain(f"bad request: body larger than {limit} bytes\n", 400)
+        return plain(f"bad request: body larger than {limit} bytes\n", 413)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
