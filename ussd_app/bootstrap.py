@@ -123,6 +123,7 @@ def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
         session_ttl_s=settings.session_ttl_s,
         resume_window_s=settings.resume_window_s,
         lock_timeout_s=settings.hop_lock_timeout_s,
+        slot_secret=settings.phone_hash_key,
     )
     hops = HopService(services, store, menu, handlers.REGISTRY)
     container = Container(

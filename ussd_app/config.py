@@ -159,6 +159,8 @@ class Settings:
     # against one account from a browser that has not signed in to it before.
     desk_address_limit: str = "30 per 15 minutes"
     desk_account_limit: str = "10 per 15 minutes"
+    # Bearer token for GET /metrics (README "Metrics"); empty: loopback only, and off in production.
+    metrics_token: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -179,7 +181,13 @@ class Settings:
         """Every configured secret, so the log scrubber can redact them wherever they appear."""
         return tuple(
             v
-            for v in (self.gateway_token, self.phone_hash_key, self.at_api_key, *self.data_keys)
+            for v in (
+                self.gateway_token,
+                self.phone_hash_key,
+                self.at_api_key,
+                self.metrics_token,
+                *self.data_keys,
+            )
             if v
         )
 
@@ -224,6 +232,7 @@ class Settings:
             "DESK_BASE_URL": "desk_base_url",
             "DESK_ADDRESS_LIMIT": "desk_address_limit",
             "DESK_ACCOUNT_LIMIT": "desk_account_limit",
+            "METRICS_TOKEN": "metrics_token",
         }
         for var, attr in text_fields.items():
             if var in env:
@@ -339,6 +348,7 @@ class Settings:
             for name, value in (
                 ("GATEWAY_TOKEN", self.gateway_token),
                 ("PHONE_HASH_KEY", self.phone_hash_key),
+                *((("METRICS_TOKEN", self.metrics_token),) if self.metrics_token else ()),
             )
             if (problem := secret_problem(value))
         ]

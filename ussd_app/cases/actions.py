@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ussd_app import metrics
 from ussd_app.cases import machine
 from ussd_app.cases.authority import Actor, Case
 from ussd_app.cases.machine import CaseAction, Result
@@ -80,7 +81,24 @@ def acknowledge(services: Services, uow: UnitOfWork, case: Case, actor: Actor) -
     result = machine.apply(services, uow, case, CaseAction.ACKNOWLEDGED, actor)
     if result.done and isinstance(case, TraffickingReport):
         _notify_others(services, uow, case, actor)
+    if result.done:
+        _observe_time_to_ack(uow, case)
     return _done(services, uow, case, actor, result, "acknowledged")
+
+
+def _observe_time_to_ack(uow: UnitOfWork, case: Case) -> None:
+    """The time-to-acknowledge histogram, observed once the acknowledgement is committed."""
+    filed, taken = getattr(case, "created_at", None), getattr(case, "acknowledged_at", None)
+    if filed is None or taken is None:
+        return
+    if (filed.tzinfo is None) != (taken.tzinfo is None):
+        filed, taken = filed.replace(tzinfo=None), taken.replace(tzinfo=None)
+    seconds = max((taken - filed).total_seconds(), 0.0)
+    kind = "report" if isinstance(case, TraffickingReport) else "registration"
+    priority = str(getattr(case, "priority", "") or "-")
+    uow.after_commit(
+        lambda: metrics.TIME_TO_ACKNOWLEDGE.labels(kind=kind, priority=priority).observe(seconds)
+    )
 
 
 def close(

@@ -126,7 +126,9 @@ def handle_inbound(services: Services, form: Mapping[str, str]) -> str:
         else:
             _HANDLERS.get(parsed.command, _unknown)(uow, services, sender, parsed, gateway_id)
         uow.commit()
-    log.info("inbound sms %s from %s handled", parsed.command, mask(sender))
+    # A report's sender is never logged (issue 8, item 2): the line would tie it to the report.
+    sender_tag = "-" if parsed.command == "REPORT" else mask(sender)
+    log.info("inbound sms %s from %s handled", parsed.command, sender_tag)
     return parsed.command
 
 

@@ -84,7 +84,8 @@ class InboundSms(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     gateway_id: Mapped[str] = mapped_column(String(128))
-    from_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # The sender's phone hash; emptied after 7 days and by delete-my-data (messaging.retention).
+    from_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     command: Mapped[str] = mapped_column(String(16))  # the keyword only; never the text
     received_at: Mapped[created_at]
 

@@ -37,6 +37,7 @@ from ussd_app.reports.models import (
     ReporterContact,
     TraffickingReport,
 )
+from ussd_app.reports.retention import contact_tag, report_key
 from ussd_app.reports.triage import Priority, compute_priority
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ def submit_report(
     """Store a report from `answers` and stage its alerts; return (reference, priority).
 
     `idempotency_key` (for USSD, the session id) makes a replayed final hop harmless: the
-    report already stored under that key is returned and nothing new is written. `incomplete`
+    report already stored under that key is returned and nothing new is written. Only a keyed
+    digest of it is stored (`retention.report_key`), never the gateway's id. `incomplete`
     marks a report saved from an abandoned session. `default_priority` is a floor: the report
     gets the more urgent of it and the computed priority (an SMS report's words are not coded
     answers, so a person should read it within a day however little was coded). The number goes
@@ -136,6 +138,7 @@ def submit_report(
             raise ValueError(f"default_priority must be one of {', '.join(PRIORITIES)}")
         priority = min(priority, default_priority)  # "P1" < "P2" < "P3": more urgent wins
     e164 = _reporter_phone(services, phone)
+    stored_key = None if idempotency_key is None else report_key(services, idempotency_key)
 
     answers_row: dict[str, Any] = {
         "danger_now": None if danger_now is None else danger_now == "yes",
@@ -153,7 +156,7 @@ def submit_report(
     for _attempt in range(2):
         try:
             with services.uow() as uow:
-                existing = _by_key(uow, idempotency_key)
+                existing = _by_key(uow, stored_key)
                 if existing is not None and (incomplete or not existing.incomplete):
                     log.info("report %s replayed; not stored again", existing.ref)
                     return existing.ref, _priority(existing.priority)
@@ -168,7 +171,7 @@ def submit_report(
                     return partial.ref, _priority(partial.priority)
                 report = TraffickingReport(
                     ref=placeholder_ref(),
-                    idempotency_key=idempotency_key,
+                    idempotency_key=stored_key,
                     language=language,
                     channel=channel,
                     sms_text_enc=services.cipher.encrypt_optional(text),
@@ -264,7 +267,7 @@ def _add_contact(uow: UnitOfWork, services: Services, report: TraffickingReport,
         ReporterContact(
             report_id=report.id,
             phone_enc=services.cipher.encrypt(e164),
-            phone_hash=services.hash_phone(e164),
+            abuse_tag=contact_tag(services, e164, now),
             callback_consent=report.callback_consent,
             created_at=now,
             purge_after=None

@@ -49,7 +49,9 @@ class TraffickingReport(Base):
     report's words) is encrypted because it could identify someone. `status` is deliberately
     coarse: what the reporter may see is derived from it. `incomplete` marks a report saved from
     an abandoned session (enough answers to act on, but the caller never reached the end).
-    `idempotency_key` (the USSD session id) makes a replayed final hop return the same report.
+    `idempotency_key` (a keyed digest of the USSD session id or SMS id, never the id itself:
+    the gateway's session id is also known to its logs) makes a replayed final hop return the
+    same report.
     """
 
     __tablename__ = "trafficking_reports"
@@ -96,11 +98,13 @@ class TraffickingReport(Base):
 class ReporterContact(Base):
     """The reporter's number for one report, kept apart from it (one row per report).
 
-    `phone_enc` may be emptied by the purge job while `phone_hash` stays for abuse control
-    (domain-lesotho.md 6.2). `purge_after` is when the number must go; it is empty while a
-    consented call-back is still possible and is set when the case closes. There is deliberately
-    no relationship from the report to this row, so code handling reports cannot reach the
-    number by accident.
+    `abuse_tag` is a keyed digest of the number that rotates every day (`digests.abuse_tag`):
+    equal for two reports from one number on one day (abuse control, resuming an incomplete
+    report), unrelated to the phone hash every other table uses, so a report cannot be joined
+    to a registration, a language preference or an SMS. The purge empties `phone_enc` and
+    `abuse_tag` together when `purge_after` passes: empty while a consented call-back is still
+    possible, set when the case closes. There is deliberately no relationship from the report
+    to this row, so code handling reports cannot reach the number by accident.
     """
 
     __tablename__ = "reporter_contacts"
@@ -110,7 +114,7 @@ class ReporterContact(Base):
         ForeignKey("trafficking_reports.id", ondelete="CASCADE"), unique=True
     )
     phone_enc: Mapped[str | None] = mapped_column(String(PHONE_ENC_LEN))
-    phone_hash: Mapped[str] = mapped_column(String(PHONE_HASH_LEN), index=True)
+    abuse_tag: Mapped[str | None] = mapped_column(String(PHONE_HASH_LEN), index=True)
     callback_consent: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[created_at]
     purge_after: Mapped[dt.datetime | None] = mapped_column(TZDateTime(), index=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
+from ussd_app.erasure import erase_phone_everywhere
 from ussd_app.messaging.models import OutboundSms
-from ussd_app.phones import InvalidPhoneNumber, mask
+from ussd_app.phones import InvalidPhoneNumber
 from ussd_app.records import check_channel
 from ussd_app.returnees.models import Registration
 from ussd_app.returnees.referrals import Referral
@@ -22,9 +23,11 @@ def delete_registration(services: Services, phone: str, *, channel: str = "ussd"
 
     Returns True if a registration was deleted, False if the phone had none. The row goes
     entirely (encrypted number and name included); what stays is the consent history, now ending
-    in a withdrawal, which is the evidence that data was held lawfully and then erased. Reports
-    the caller made are not touched: they are not "their" data to withdraw, and their contact
-    rows are purged on their own schedule.
+    in a withdrawal, which is the evidence that data was held lawfully and then erased; it keeps
+    the registration's reference but no longer the phone hash. Everything else keyed by the
+    phone goes too, registration or not (`ussd_app.erasure`): replies and confirmations sent to
+    it, its language choice, the sender hash of its SMS, its STOP, its hash on session rows, and
+    its number on reporter contacts. Reports the caller made stay, as codes that name nobody.
     """
     check_channel(channel)
     try:
@@ -33,10 +36,19 @@ def delete_registration(services: Services, phone: str, *, channel: str = "ussd"
         return False
     phone_hash = services.hash_phone(e164)
     with services.uow() as uow:
+        erase_phone_everywhere(uow, services, e164, phone_hash)
+        uow.session.execute(
+            update(ConsentRecord)
+            .where(ConsentRecord.phone_hash == phone_hash)
+            .values(phone_hash=None)
+            .execution_options(synchronize_session=False)
+        )
         reg = uow.session.scalars(
             select(Registration).where(Registration.phone_hash == phone_hash)
         ).first()
         if reg is None:
+            uow.commit()
+            log.info("delete-my-data for a phone with no registration; its other data erased")
             return False
         ref = reg.ref
         # Withdraw every purpose still granted, so the latest record for each purpose (what a
@@ -49,7 +61,7 @@ def delete_registration(services: Services, phone: str, *, channel: str = "ussd"
                 ConsentRecord(
                     subject_type="registration",
                     subject_ref=ref,
-                    phone_hash=phone_hash,
+                    phone_hash=None,
                     purpose=purpose,
                     granted=False,
                     version=reg.consent_version,
@@ -63,5 +75,5 @@ def delete_registration(services: Services, phone: str, *, channel: str = "ussd"
         uow.session.execute(delete(Referral).where(Referral.registration_id == reg.id))
         uow.session.delete(reg)
         uow.commit()
-    log.info("registration %s deleted at the caller's request phone=%s", ref, mask(e164))
+    log.info("registration %s deleted at the caller's request", ref)
     return True

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 from ussd_app.cases import escalation, followup
 from ussd_app.messaging import delivery_reports, outbox
+from ussd_app.messaging import retention as sms_retention
 from ussd_app.reports import retention
 from ussd_app.ussd import abandoned
+from ussd_app.ussd import retention as ussd_retention
 
 if TYPE_CHECKING:
     from ussd_app.bootstrap import Container
@@ -32,6 +34,27 @@ class MaintenanceResult:
     purged: int = 0
     renotified: tuple[str, ...] = ()
     unmatched_dropped: int = 0  # delivery reports for unknown message ids, past their keep
+
+
+def purge_expired(container: Container, now: dt.datetime | None = None) -> dict[str, int]:
+    """Apply the retention table (`ussd_app.retention_policy`, README "Retention") to every copy
+    the database holds; returns how many rows changed, per part. Each part runs even if another
+    fails."""
+    services = container.services
+    counts: dict[str, int] = {}
+    for name, purge in (
+        ("reporter contacts", retention.purge_due_contacts),
+        ("public SMS", sms_retention.purge_public_messages),
+        ("inbound SMS senders", sms_retention.purge_inbound_senders),
+        ("USSD session records", ussd_retention.purge_session_records),
+    ):
+        try:
+            counts[name] = purge(services, now)
+        except Exception:
+            log.exception("retention purge of %s failed", name)
+    if any(counts.values()):
+        log.info("retention purge: %s", ", ".join(f"{k}={v}" for k, v in counts.items()))
+    return counts
 
 
 def run_maintenance(container: Container, now: dt.datetime | None = None) -> MaintenanceResult:
@@ -53,11 +76,7 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
         swept = outbox.sweep(services, now)
     except Exception:
         log.exception("outbox sweep failed")
-    purged = 0
-    try:
-        purged = retention.purge_due_contacts(services, now)
-    except Exception:
-        log.exception("reporter-number purge failed")
+    purged = purge_expired(container, now).get("reporter contacts", 0)
     renotified: list[str] = []
     try:
         renotified = followup.renotify_due(services, now)

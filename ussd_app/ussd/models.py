@@ -19,8 +19,9 @@ class UssdSessionEvent(Base):
     """How one USSD session ended: status, length, and the last screen shown.
 
     Only what analytics need is kept. The caller's typed `input` and our `lastAppResponse` are
-    never stored (they can hold sensitive answers), and the number only as a keyed hash.
-    `session_id` is unique so a repeated notification is a no-op.
+    never stored (they can hold sensitive answers). `session_id` holds a keyed digest of the
+    gateway's id (`session_events.session_event_id`), unique so a repeated notification is a
+    no-op. `phone_hash` is set only for registration sessions and erased after 30 days.
     """
 
     __tablename__ = "ussd_session_events"
@@ -44,7 +45,9 @@ class UssdSessionEvent(Base):
 class PhonePreference(Base):
     """The language a phone chose, so its next dial skips the language screen.
 
-    Keyed by the phone's keyed hash: the number itself is never needed to find it.
+    `phone_hash` holds a keyed digest of the phone hash under its own purpose
+    (`preferences.preference_key`), never the phone hash itself, so a reporter's language choice
+    joins to nothing else; times are kept to the day.
     """
 
     __tablename__ = "phone_preferences"

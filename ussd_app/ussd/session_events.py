@@ -1,8 +1,12 @@
 """The gateway's end-of-session notification (africastalking.md 1.5), kept for drop-off analytics.
 
 Only the shape of the session is stored: status, hops, duration, last screen, network. The
-caller's `input` and our `lastAppResponse` are dropped unread - they can hold a report's answers -
-and the number is kept only as a keyed hash.
+caller's `input` and our `lastAppResponse` are dropped unread - they can hold a report's answers.
+The gateway's session id is stored only as a keyed digest under its own purpose (enough to
+ignore a repeated notification), so the row cannot be matched to a report (whose idempotency key
+is a digest under another purpose) or to the gateway's own logs. The number is kept, as its
+phone hash, only for a session that ended in the registration flow (screens `reg_*`), and only
+for `retention_policy.SESSION_EVENT_PHONE`: a session that reported anything never has it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import select
 
+from ussd_app import digests
 from ussd_app.container import Services
 from ussd_app.phones import InvalidPhoneNumber
 from ussd_app.records import UniqueConflict, flush_or_conflict
@@ -26,6 +31,7 @@ log = logging.getLogger(__name__)
 
 STATUS_LEN = 16
 _INT_MAX = 2**31 - 1  # the columns are 32-bit integers on PostgreSQL
+REGISTRATION_SCREENS = "reg_"  # the prefix of every screen of the registration flow
 
 
 class InvalidSessionEvent(ValueError):
@@ -55,6 +61,11 @@ def _last_screen(hops_metadata: str | None) -> str | None:
     return labels[-1][:LAST_SCREEN_LEN] if labels else None
 
 
+def session_event_id(services: Services, session_id: str) -> str:
+    """What the row stores for the gateway's session id: a keyed digest (its own purpose)."""
+    return digests.keyed_digest(services.settings.phone_hash_key, digests.SESSION_EVENT, session_id)
+
+
 def record_session_end(services: Services, form: Mapping[str, str]) -> bool:
     """Store one end-of-session notification; return False if it was already stored.
 
@@ -72,20 +83,22 @@ def record_session_end(services: Services, form: Mapping[str, str]) -> bool:
     if len(status) > STATUS_LEN:
         raise InvalidSessionEvent(f"status is longer than {STATUS_LEN} characters")
 
+    last_screen = _last_screen(form.get("hopsMetadata"))
     phone_hash: str | None = None
     raw_phone = (form.get("phoneNumber") or "").strip()
-    if raw_phone:
+    if raw_phone and (last_screen or "").startswith(REGISTRATION_SCREENS):
         try:
             phone_hash = services.hash_phone(services.normalise_phone(raw_phone))
         except InvalidPhoneNumber:
             phone_hash = None
 
+    stored_id = session_event_id(services, session_id)
     event = UssdSessionEvent(
-        session_id=session_id,
+        session_id=stored_id,
         status=status,
         hops=_int(form, "hopsCount"),
         duration_ms=_int(form, "durationInMillis"),
-        last_screen=_last_screen(form.get("hopsMetadata")),
+        last_screen=last_screen,
         network_code=_text(form, "networkCode", 16),
         service_code=_text(form, "serviceCode", 32),
         error_message=_text(form, "errorMessage", ERROR_MESSAGE_LEN),
@@ -94,7 +107,7 @@ def record_session_end(services: Services, form: Mapping[str, str]) -> bool:
     try:
         with services.uow() as uow:
             if uow.session.scalars(
-                select(UssdSessionEvent.id).where(UssdSessionEvent.session_id == session_id)
+                select(UssdSessionEvent.id).where(UssdSessionEvent.session_id == stored_id)
             ).first():
                 return False
             uow.session.add(event)

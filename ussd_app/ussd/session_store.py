@@ -1,12 +1,20 @@
 """USSD session state in Redis: per-session record with reply cache, a per-session lock, and the
 per-phone resume snapshot.
 
-Keys (all with a TTL, so nothing lingers):
-- `ussd:s:<sessionId>`   the engine state, the gateway text seen last, and the reply sent for it
-- `ussd:l:<sessionId>`   a short lock that serialises concurrent hops of one session
-- `ussd:r:<phone hash>`  encrypted snapshot of an unfinished flow, offered on redial
+Keys (every one with a TTL, so nothing lingers). `<slot>` is never the session id or the phone
+hash stored in the database but a keyed digest of it under its own purpose
+(`ussd_app.digests.REDIS_SLOT`), so a Redis dump cannot be matched to a gateway's session log,
+a report or a registration without PHONE_HASH_KEY:
+- `ussd:s:<slot of session>`  sealed (Fernet: AES + HMAC) engine state with the answers, the
+  gateway text seen last and the reply sent for it
+- `ussd:l:<slot of session>`  a short lock that serialises concurrent hops of one session
+- `ussd:r:<slot of phone>`    sealed snapshot of an unfinished flow, offered on redial
+- `ussd:g:<slot of phone>`    the phone's language code (a cache of phone_preferences)
+- `ussd:u:<slot of phone>`    sealed unfinished urgent report; `ussd:urgent` indexes them by
+  the time of their last hop (its members are slots too; the index expires with its last entry)
 
-The web process keeps nothing in memory between hops, so any process can serve any hop.
+No value holds an answer, a text or a number in clear. The web process keeps nothing in memory
+between hops, so any process can serve any hop.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from typing import Any
 
 import redis
 
+from ussd_app import digests, metrics
 from ussd_app.crypto import Cipher
 from ussd_app.menu.types import SessionState
 
@@ -29,8 +38,11 @@ LOCK_PREFIX = "ussd:l:"
 RESUME_PREFIX = "ussd:r:"
 LANG_PREFIX = "ussd:g:"  # phone hash -> language code (a cache of phone_preferences)
 LANG_CACHE_S = 30 * 24 * 3600
-URGENT_INDEX = "ussd:urgent"  # sorted set: phone hash -> time of last hop
-URGENT_PREFIX = "ussd:u:"  # phone hash -> encrypted {session, phone, state}
+URGENT_INDEX = "ussd:urgent"  # sorted set: phone slot -> time of last hop
+URGENT_PREFIX = "ussd:u:"  # phone slot -> sealed {session, phone, state}
+URGENT_TTL_S = 24 * 3600
+# idle_urgent() returns slots marked with this prefix: a phone hash is hex, so never starts so.
+_SLOT_MARK = "#"
 
 
 # Release a lock only if we still hold it (compare-and-delete).
@@ -113,9 +125,12 @@ class SessionStore:
         session_ttl_s: int,
         resume_window_s: int,
         lock_timeout_s: float,
+        slot_secret: str = "",
     ) -> None:
         self._redis = conn
         self._cipher = cipher
+        # Without PHONE_HASH_KEY (a store built by hand), slots are keyed per process.
+        self._slot_secret = slot_secret or secrets.token_urlsafe(32)
         self._session_ttl = session_ttl_s
         self._resume_window = resume_window_s
         self._lock_timeout = lock_timeout_s
@@ -127,19 +142,22 @@ class SessionStore:
         If the body raises, nothing is written and the lock is released.
         """
         token = secrets.token_hex(8)
-        lock_key = LOCK_PREFIX + session_id
+        session_key = SESSION_PREFIX + self._slot(session_id)
+        lock_key = LOCK_PREFIX + self._slot(session_id)
+        phone_slot = self._slot(phone_hash)
         lock_ms = int(max(self._lock_timeout * 2, 10) * 1000)  # a crashed holder frees it
         deadline = time.monotonic() + self._lock_timeout
         while True:
             with self._redis.pipeline(transaction=False) as pipe:
                 pipe.set(lock_key, token, nx=True, px=lock_ms)
-                pipe.get(SESSION_PREFIX + session_id)
-                pipe.get(RESUME_PREFIX + phone_hash)
-                pipe.get(LANG_PREFIX + phone_hash)
+                pipe.get(session_key)
+                pipe.get(RESUME_PREFIX + phone_slot)
+                pipe.get(LANG_PREFIX + phone_slot)
                 got_lock, raw_record, raw_resume, raw_lang = pipe.execute()
             if got_lock:
                 break
             if time.monotonic() >= deadline:
+                metrics.HOP_ERRORS.labels(screen="_busy").inc()
                 raise SessionBusy(f"session lock busy for {self._lock_timeout}s")
             time.sleep(0.02)
         hop = Hop(
@@ -151,26 +169,39 @@ class SessionStore:
             yield hop
         except BaseException:
             self._release(lock_key, token)
+            # The screen the caller was on when the hop failed (a screen id, never an answer).
+            metrics.HOP_ERRORS.labels(screen=_screen_of(hop.record, "_new")).inc()
             raise
         with self._redis.pipeline(transaction=False) as pipe:
             if hop.save_record is not None:
                 pipe.set(
-                    SESSION_PREFIX + session_id, hop.save_record.to_json(), ex=self._session_ttl
+                    session_key,
+                    self._cipher.encrypt(hop.save_record.to_json()),
+                    ex=self._session_ttl,
                 )
             if hop.resume_state is not None:
                 pipe.set(
-                    RESUME_PREFIX + phone_hash,
+                    RESUME_PREFIX + phone_slot,
                     self._seal(hop.resume_state),
                     ex=self._resume_window,
                 )
             elif hop.clear_resume and raw_resume is not None:
-                pipe.delete(RESUME_PREFIX + phone_hash)
+                pipe.delete(RESUME_PREFIX + phone_slot)
             if hop.remember_language is not None:
-                pipe.set(LANG_PREFIX + phone_hash, hop.remember_language, ex=LANG_CACHE_S)
+                pipe.set(LANG_PREFIX + phone_slot, hop.remember_language, ex=LANG_CACHE_S)
             # EVAL, not a registered Script: in a pipeline redis-py would first ask SCRIPT EXISTS,
             # an extra round trip on every hop; the script is a few bytes.
             pipe.eval(_RELEASE_LUA, 1, lock_key, token)
             pipe.execute()
+        shown = hop.save_record if hop.save_record is not None else hop.record
+        metrics.HOPS.labels(screen=_screen_of(shown, "_none")).inc()
+
+    def _slot(self, identifier: str) -> str:
+        """The Redis name for a session id or phone hash: a keyed digest under its own purpose
+        (a slot handed out by idle_urgent() is already one)."""
+        if identifier.startswith(_SLOT_MARK):
+            return identifier[len(_SLOT_MARK) :]
+        return digests.keyed_digest(self._slot_secret, digests.REDIS_SLOT, identifier)[:40]
 
     def unseal_resume(self, token: str | None) -> SessionState | None:
         """The resume snapshot read by `hop()`, decrypted (None if absent or unreadable)."""
@@ -188,14 +219,13 @@ class SessionStore:
         with suppress(redis.exceptions.RedisError):
             self._redis.eval(_RELEASE_LUA, 1, lock_key, token)
 
-    @staticmethod
-    def _parse_record(raw: Any) -> SessionRecord | None:
+    def _parse_record(self, raw: Any) -> SessionRecord | None:
         if raw is None:
             return None
         try:
-            return SessionRecord.from_json(raw)
+            return SessionRecord.from_json(self._cipher.decrypt(_text(raw) or ""))
         except (ValueError, KeyError, TypeError):
-            return None  # unreadable (e.g. older format): start afresh rather than fail
+            return None  # unreadable (older format, rotated key): start afresh rather than fail
 
     def mark_urgent(
         self, phone_hash: str, session_id: str, phone: str, state: SessionState
@@ -204,36 +234,41 @@ class SessionStore:
         sealed = self._cipher.encrypt(
             json.dumps({"session": session_id, "phone": phone, "state": state.to_dict()})
         )
+        slot = self._slot(phone_hash)
+        now = self.server_time()  # the one clock abandonment is measured on (issue 7)
         with self._redis.pipeline() as pipe:
-            pipe.set(URGENT_PREFIX + phone_hash, sealed, ex=24 * 3600)
-            # The one clock abandonment is measured on: the Redis server's (issue 7).
-            pipe.zadd(URGENT_INDEX, {phone_hash: self.server_time()})
+            pipe.set(URGENT_PREFIX + slot, sealed, ex=URGENT_TTL_S)
+            pipe.zadd(URGENT_INDEX, {slot: now})
+            # Entries older than their record are dropped; the index lives as long as its newest.
+            pipe.zremrangebyscore(URGENT_INDEX, "-inf", now - URGENT_TTL_S)
+            pipe.expire(URGENT_INDEX, URGENT_TTL_S)
             pipe.execute()
 
     def clear_urgent(self, phone_hash: str, session_id: str | None = None) -> None:
         """Drop the phone's urgent marker; with `session_id`, only if it is still that
         session's (a redial may have marked a newer one, which must stay)."""
+        slot = self._slot(phone_hash)
         if session_id is not None:
-            self._clear_urgent_of(phone_hash, session_id)
+            self._clear_urgent_of(phone_hash, slot, session_id)
             return
         with self._redis.pipeline() as pipe:
-            pipe.zrem(URGENT_INDEX, phone_hash)
-            pipe.delete(URGENT_PREFIX + phone_hash)
+            pipe.zrem(URGENT_INDEX, slot)
+            pipe.delete(URGENT_PREFIX + slot)
             pipe.execute()
 
     def idle_urgent(self, older_than_s: float, now: float | None = None) -> list[str]:
-        """Phone hashes whose urgent report has had no hop for `older_than_s` seconds, by the
-        Redis server's clock (which stamped the hops): never by the caller's own clock, which
-        may be skewed. `now` is for tests."""
+        """Phones (as opaque slots, accepted by load_urgent/clear_urgent) whose urgent report
+        has had no hop for `older_than_s` seconds, by the Redis server's clock (which stamped
+        the hops): never by the caller's own clock, which may be skewed. `now` is for tests."""
         cutoff = (now if now is not None else self.server_time()) - older_than_s
         return [
-            m.decode() if isinstance(m, bytes) else str(m)
+            _SLOT_MARK + (m.decode() if isinstance(m, bytes) else str(m))
             for m in self._redis.zrangebyscore(URGENT_INDEX, "-inf", cutoff)
         ]
 
     def load_urgent(self, phone_hash: str) -> tuple[str, str, SessionState] | None:
         """(session id, phone, state) of an unfinished urgent report, if any."""
-        raw = self._redis.get(URGENT_PREFIX + phone_hash)
+        raw = self._redis.get(URGENT_PREFIX + self._slot(phone_hash))
         if raw is None:
             return None
         try:
@@ -252,9 +287,9 @@ class SessionStore:
         seconds, micros = self._redis.time()
         return float(seconds) + micros / 1_000_000
 
-    def _clear_urgent_of(self, phone_hash: str, session_id: str) -> None:
+    def _clear_urgent_of(self, phone_hash: str, slot: str, session_id: str) -> None:
         """Compare-and-delete of the urgent marker (WATCH: retried if it changes meanwhile)."""
-        key = URGENT_PREFIX + phone_hash
+        key = URGENT_PREFIX + slot
         with self._redis.pipeline() as pipe:
             for _ in range(5):
                 try:
@@ -264,12 +299,16 @@ class SessionStore:
                         pipe.unwatch()
                         return
                     pipe.multi()
-                    pipe.zrem(URGENT_INDEX, phone_hash)
+                    pipe.zrem(URGENT_INDEX, slot)
                     pipe.delete(key)
                     pipe.execute()
                     return
                 except redis.exceptions.WatchError:
                     continue
+
+
+def _screen_of(record: SessionRecord | None, default: str) -> str:
+    return record.state.screen if record is not None else default
 
 
 def _text(raw: Any) -> str | None:

@@ -35,11 +35,12 @@ def build_app(settings: Settings | None = None, container: Container | None = No
 
     from ussd_app.inbound import views as sms
     from ussd_app.ussd import views as ussd
-    from ussd_app.web import health
+    from ussd_app.web import health, metrics
 
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)  # GET /metrics, protected (README "Metrics")
 
     from ussd_app.desk import init_desk
 

@@ -1,8 +1,11 @@
-"""Development SMS backend: print each message (masked number) and log it in full to a file.
+"""Development SMS backend: print each message and log it to a file, with masked numbers only.
 
-The console is often screen-shared or captured by process managers, so it only ever shows the
-masked number; the JSON-lines log file (created with owner-only permissions) keeps the full
-record so a developer can check exactly what a partner would have received.
+The console is often screen-shared or captured by process managers, and the log file outlives
+every retention period (nothing purges it), so neither ever holds a full number: the recipient
+is written as its mask (`+266********#1a2b3c4d`, the same keyed tag the logs use, so a developer
+can still tell recipients apart and follow one). Texts are written as sent: no text the service
+sends holds a number (alert texts are built from codes only, `cases.texts`), and masking them
+would garble the references. The JSON-lines file is created with owner-only permissions.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from ussd_app.phones import mask
 
 
 class ConsoleSmsSender:
-    """Prints `[SMS to +266****3456] text` and appends a JSON line per message; always accepts."""
+    """Prints `[SMS to +266********#1a2b3c4d] text` and appends a JSON line per message (the
+    recipient masked in both); always accepts."""
 
     def __init__(self, log_path: str | os.PathLike[str], stream: TextIO | None = None) -> None:
         self.log_path = Path(log_path)
@@ -34,7 +38,7 @@ class ConsoleSmsSender:
             message_id = f"console-{uuid.uuid4()}"
             record = {
                 "time": utcnow().isoformat(),
-                "to": number,
+                "to": mask(number),
                 "message": message,
                 "message_id": message_id,
             }
@@ -54,7 +58,7 @@ class ConsoleSmsSender:
 
     def _append(self, record: dict[str, str]) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        # O_CREAT with 0o600: the file holds full phone numbers, readable by the owner only.
+        # O_CREAT with 0o600: texts of alerts are for the owner's eyes only.
         fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,0 +1,43 @@
+"""Counters and histograms for operators (README "Metrics"), incremented where things happen.
+
+Labels are codes the service defines itself (screen ids, limit names, priorities, case kinds),
+never anything a caller typed or a number: a label value becomes a time series name that every
+dashboard and backup of the metrics store keeps for ever.
+
+Under gunicorn each worker is its own process; with PROMETHEUS_MULTIPROC_DIR set (README), these
+values go to files in that folder and `/metrics` adds them up across processes. Alert states and
+queue depth are not counted here: `/metrics` reads them from the database and Redis at scrape
+time (`ussd_app.web.metrics`), so they are right whichever process answers.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+HOPS = Counter(
+    "ussd_hops_total",
+    "USSD hops answered, by the screen shown (retries answered from the cache included)",
+    ["screen"],
+)
+HOP_ERRORS = Counter(
+    "ussd_hop_errors_total",
+    "USSD hops that failed inside (the caller got the apology), by the screen they were on "
+    "(_new: a session's first hop; _busy: its lock stayed taken)",
+    ["screen"],
+)
+LIMIT_HITS = Counter(
+    "limit_hits_total",
+    "Requests that went over a rate limit, by the limit's name",
+    ["limit"],
+)
+TIME_TO_ACKNOWLEDGE = Histogram(
+    "case_time_to_acknowledge_seconds",
+    "From a case being filed to a partner taking it (ACK by SMS or on the desk)",
+    ["kind", "priority"],
+    buckets=(60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 72 * 3600, 7 * 86400),
+)
+
+
+def limit_hit(limit: str) -> None:
+    """Count one request over the limit named `limit` (a configured name, never a key)."""
+    LIMIT_HITS.labels(limit=limit).inc()
