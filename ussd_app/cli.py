@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from ussd_app.bootstrap import Container
     from ussd_app.container import Services
+    from ussd_app.menu.loader import MenuError
     from ussd_app.runtime.embedded_worker import EmbeddedWorker
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def serve(host: str, port: int) -> None:
         except MenuError as exc:
             _print_menu_problems(exc)
             raise click.ClickException(
-                "menus.yaml is invalid; the service will not start"
+                f"{exc.path} is invalid (MENUS_PATH); the service will not start"
             ) from None
         configure_logging_for(container.settings)  # now with the development secrets, if any
         upgrade(container.settings.resolved_database_url)
@@ -182,7 +183,18 @@ def _describe_db(url: str) -> str:
 @main.command()
 @click.option("--url", default="http://127.0.0.1:8000/ussd", show_default=True)
 @click.option("--phone", default="+26658000001", show_default=True, help="Caller's number.")
-@click.option("--service-code", default="*384*1234#", show_default=True)
+@click.option(
+    "--service-code",
+    default="*384*1234#",
+    show_default=True,
+    help="What the caller dials; a direct dial such as '*384*1234*2#' is sent as the gateway "
+    "sends it (serviceCode *384*1234#, first text 2).",
+)
+@click.option(
+    "--base-code",
+    default=None,
+    help="The registered code, when it is not the shared-code form *NNN*NNNN# (e.g. '*123#').",
+)
 @click.option("--network-code", default="99999", show_default=True)
 @click.option("--token", default="", help="GATEWAY_TOKEN, if the service requires one.")
 @click.option("--no-events", is_flag=True, help="Do not post the end-of-session notification.")
@@ -191,12 +203,16 @@ def simulate(
     url: str,
     phone: str,
     service_code: str,
+    base_code: str | None,
     network_code: str,
     token: str,
     no_events: bool,
     budget: int,
 ) -> None:
-    """A terminal phone: dial the service and answer screens like the gateway's simulator."""
+    """A terminal phone: dial the service and answer screens like the gateway's simulator.
+
+    Ctrl-C or Ctrl-D hangs up (the end-of-session notification is posted); a service that cannot
+    be reached is one line and exit status 1."""
     from ussd_app.ussd.simulator import SimulatedSession, run_interactive
 
     hop_url = url + (("&" if "?" in url else "?") + f"token={token}" if token else "")
@@ -204,10 +220,11 @@ def simulate(
     if not no_events:
         base, _, query = hop_url.partition("?")
         events_url = base.rstrip("/") + "/events" + ("?" + query if query else "")
-    session = SimulatedSession(
-        url=hop_url,
-        phone=phone,
-        service_code=service_code,
+    session = SimulatedSession.dialling(
+        hop_url,
+        phone,
+        service_code,
+        base_code=base_code,
         network_code=network_code,
         budget=budget,
     )
@@ -237,9 +254,14 @@ def menus_check(path: str | None) -> None:
     sys.exit(code)
 
 
-def _print_menu_problems(exc: Exception) -> None:
-    for problem in getattr(exc, "problems", []):
-        click.echo(f"  {problem}", err=True)
+def _print_menu_problems(exc: MenuError) -> None:
+    """One `path:LINE: screen 'ID': message` line per problem, as `menus check` prints them."""
+    from ussd_app.menu.loader import format_problem
+
+    count = len(exc.problems)
+    click.echo(f"{exc.path}: {count} problem{'s' if count != 1 else ''} found:", err=True)
+    for problem in exc.problems:
+        click.echo(f"  {format_problem(exc.path, problem)}", err=True)
 
 
 @main.group()

@@ -24,9 +24,13 @@ __all__ = ["MenuError", "Problem", "check_menu_file", "format_problem", "load_me
 class MenuError(Exception):
     """menus.yaml is not valid; `problems` lists every fault found."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], path: str | None = None) -> None:
         self.problems = problems
-        super().__init__("\n".join(format_problem("menus.yaml", p) for p in problems))
+        self.path = path or "menus.yaml"
+        super().__init__(
+            f"{self.path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}:\n"
+            + "\n".join(format_problem(self.path, p) for p in problems)
+        )
 
 
 def format_problem(path: str, problem: Problem) -> str:
@@ -38,16 +42,20 @@ def format_problem(path: str, problem: Problem) -> str:
 
 def load_menu(path_or_text: str | Path, *, known_handlers: set[str], budget: int = 160) -> Menu:
     """Compile menus.yaml (a path, or YAML text when it has a newline); raise MenuError if bad."""
+    path: str | None = None
     if isinstance(path_or_text, Path) or "\n" not in path_or_text:
+        path = str(path_or_text)
         try:
             text = Path(path_or_text).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise MenuError([Problem(None, f"cannot read menu file: {exc}", None)]) from exc
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problem = Problem(None, f"cannot read menu file: {reason}", None)
+            raise MenuError([problem], path) from exc
     else:
         text = path_or_text
     menu, problems = _compile(text, known_handlers, budget)
     if problems or menu is None:
-        raise MenuError(problems)
+        raise MenuError(problems, path)
     return menu
 
 

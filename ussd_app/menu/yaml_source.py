@@ -44,8 +44,7 @@ def parse(text: str) -> YamlSource:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         screen = _screen_near(text, line) if line else None
-        message = f"YAML syntax error: {exc.problem or exc.context}"
-        raise YamlSyntaxError(Problem(screen, message, line)) from exc
+        raise YamlSyntaxError(Problem(screen, _syntax_message(exc, text, line), line)) from exc
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(Problem(None, f"YAML error: {exc}", None)) from exc
     finally:
@@ -77,15 +76,57 @@ def _line_map(
             _line_map(item, (*path, i), lines, duplicates)
 
 
+_KEY = re.compile(r"\s*(?:-\s+)*([A-Za-z_][A-Za-z0-9_]*|\"[^\"]*\"|'[^']*')\s*:(\s|$)")
+_INDENTATION = ("expected key", "block end", "mapping values are not allowed", "expected <block")
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError, text: str, line: int | None) -> str:
+    """`YAML syntax error at key 'options': ...`, with a hint when it reads as indentation."""
+    reason = str(exc.problem or exc.context)
+    key = _key_at(text, line) if line else None
+    where = f" at key '{key}'" if key else ""
+    hint = (
+        " (check this line's indentation against the lines above it)"
+        if any(word in reason for word in _INDENTATION)
+        else ""
+    )
+    return f"YAML syntax error{where}: {reason}{hint}"
+
+
+def _key_at(text: str, line: int) -> str | None:
+    """The key written on `line` (1-based), or on the nearest line above it that has one."""
+    lines = text.splitlines()
+    for raw in reversed(lines[: min(line, len(lines))]):
+        if raw.lstrip().startswith("#"):
+            continue
+        if match := _KEY.match(raw):
+            return match.group(1).strip("\"'")
+    return None
+
+
 def _screen_near(text: str, line: int) -> str | None:
-    """Best guess at the screen being defined at `line` (for YAML syntax errors)."""
+    """The screen being defined at `line` (for YAML syntax errors).
+
+    A screen id is a key directly under `screens:`, at the indentation of the first of them;
+    deeper keys (`options:`, `text:`) and keys indented by mistake are never taken for one."""
     found = None
+    screen_indent: int | None = None
     in_screens = False
     for number, raw in enumerate(text.splitlines()[:line], start=1):
+        stripped = raw.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(raw) - len(stripped)
         if re.match(r"screens:\s*$", raw):
-            in_screens = True
-        elif in_screens and (match := re.match(r" {1,4}([a-z][a-z0-9_]*):\s*$", raw)):
-            found = match.group(1)
-        elif raw and not raw[0].isspace() and not raw.startswith("#") and number < line:
-            in_screens = False
+            in_screens, screen_indent = True, None
+        elif indent == 0:
+            if number < line:
+                in_screens = False
+        elif in_screens:
+            if screen_indent is None:
+                screen_indent = indent
+            if indent == screen_indent and (
+                match := re.match(r"([a-z][a-z0-9_]*):\s*(#.*)?$", stripped)
+            ):
+                found = match.group(1)
     return found
