@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from tests.desk.conftest import Staff, enrol
+from tests.desk.conftest import Staff, csrf_of, enrol
 from tests.desk.test_cases_web import (  # noqa: F401  (fixtures)
     audit_rows,
     cases_app,
@@ -282,3 +282,24 @@ def test_ack_on_the_desk_and_by_sms_are_one_action(
             select(CaseEvent).where(CaseEvent.action == "acknowledged")
         ).all()
         assert [(e.channel, e.partner_code) for e in taken] == [("desk", "iom-lesotho")]
+
+
+def test_show_number_only_to_the_holder_with_a_reason_audited(
+    cases_app: Flask,  # noqa: F811
+    svc: Services,  # noqa: F811
+    people: dict[str, Staff],
+) -> None:
+    ref = register(svc)
+    page = f"/desk/returnees/{ref}"
+    skill = client_for(cases_app, svc, people["skill_officer"])
+    iom = client_for(cases_app, svc, people["iom_officer"])
+    post(skill, f"{page}/take", page)
+    assert 'id="show-number"' not in iom.get(page).get_data(as_text=True)
+    token = csrf_of(iom, page)
+    refused = iom.post(f"{page}/number", data={"csrf_token": token, "reason": "follow_up"})
+    assert refused.status_code == 404
+    text = post(skill, f"{page}/number", page, reason="follow_up")
+    assert RETURNEE in text
+    (shown,) = audit_rows(svc, "registration.number_shown")
+    assert shown.record_ref == ref and shown.detail == "reason=follow_up"
+    assert RETURNEE not in str(shown.detail)

@@ -362,3 +362,22 @@ def registration_view(
             plan_overdue=plan_overdue(r, bool(existing), now),
             timeline=timeline,
         )
+
+
+def registration_number(services: Services, registration_id: int, partner_code: str) -> str | None:
+    """The returnee's number, for the partner holding the registration only (None otherwise).
+
+    The caller audits the look with its reason (DESIGN decision 13)."""
+    with services.uow() as uow:
+        reg = uow.session.get(Registration, registration_id)
+        if reg is None or not partner_code or reg.holder_partner_code != partner_code:
+            return None
+        return services.cipher.decrypt(reg.phone_enc)
+
+
+def find_registration_ref(services: Services, registration_id: int) -> str:
+    with services.uow() as uow:
+        return (
+            uow.session.scalar(select(Registration.ref).where(Registration.id == registration_id))
+            or ""
+        )

@@ -37,6 +37,12 @@ from ussd_app.staff.accounts import StaffAccount
 from ussd_app.staff.roles import Permission
 
 RECORD = "registration"
+# Reasons a returnee's number may be looked at; stored as the code in the audit row.
+NUMBER_REASONS: dict[str, str] = {
+    "follow_up": "Calling about the needs they registered",
+    "referral": "Arranging or checking a referred service",
+}
+NUMBER_SHOWN_S = 180
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -103,6 +109,8 @@ def registration_detail(reference: str) -> Page:
         holds=holds,
         may_act=staff.can(Permission.CASES_ACT),
         outcomes=REGISTRATION_CLOSE_OUTCOMES,
+        may_see_number=holds and staff.can(Permission.REPORTER_NUMBER),
+        reasons=NUMBER_REASONS,
     )
 
 
@@ -170,3 +178,29 @@ def registration_close(reference: str) -> Page:
 @permission_required(Permission.CASES_ACT)
 def registration_reopen(reference: str) -> Page:
     return _act(reference, actions.reopen, "reg.reopened")
+
+
+@bp.post("/returnees/<reference>/number")
+@permission_required(Permission.REPORTER_NUMBER)
+def registration_number(reference: str) -> Page:
+    """Show the returnee's number to the holding partner for a few minutes, reason audited."""
+    staff = current_staff_or_401()
+    registration_id = _visible_id(staff, reference)
+    reason = request.form.get("reason") or ""
+    if reason not in NUMBER_REASONS:
+        _flash(t("reg.reason_needed"))
+        return redirect(url_for("desk.registration_detail", reference=reference))
+    number = queries.registration_number(services(), registration_id, staff.partner_code)
+    if number is None:  # not the holder: as if there were nothing to show
+        refuse(RECORD, reference[:32])
+    ref = queries.find_registration_ref(services(), registration_id)
+    audit_event(
+        "registration.number_shown", record_type=RECORD, record_ref=ref, detail=f"reason={reason}"
+    )
+    return render_template(
+        "desk/registration_number.html",
+        ref=ref,
+        number=number,
+        reason=NUMBER_REASONS[reason],
+        seconds=NUMBER_SHOWN_S,
+    )

@@ -84,4 +84,12 @@ RETURNEE_EN: dict[str, str] = {
     "reg.note_empty": "Write the note first.",
     "reg.outcome_needed": "Choose an outcome to close the registration.",
     "reg.bad_request": "That did not work: {reason}",
+    "reg.contact": "Contact",
+    "reg.number_reason": "Why do you need the number?",
+    "reg.number_hint": "The number is shown for 3 minutes. Your name and reason are recorded.",
+    "reg.show_number": "Show number",
+    "reg.number_holder_only": "Only the partner that has taken this registration sees the number.",
+    "reg.reason_needed": "Choose why you need the number.",
+    "reg.number_title": "Returnee {ref}",
+    "reg.back_to_registration": "Back to the registration",
 }
