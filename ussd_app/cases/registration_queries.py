@@ -364,6 +364,36 @@ def registration_view(
         )
 
 
+def health_posts_of(services: Services, partner_code: str) -> list[tuple[str, str]]:
+    """The border posts where `partner_code` runs a border health desk: (code, name)."""
+    from ussd_app.partners.models import Partner, as_list
+
+    with services.uow() as uow:
+        posts = uow.session.scalar(
+            select(Partner.border_health_posts).where(
+                Partner.code == partner_code, Partner.active.is_(True)
+            )
+        )
+    return [(p, BORDER_POSTS[p].name) for p in as_list(posts) if p in BORDER_POSTS]
+
+
+def health_summary(services: Services, registration_id: int) -> tuple[str, str, list[str]]:
+    """What a border health desk sees of a registration: ref, home district, needs in words.
+
+    Never the name or number: the person is in front of the health worker, who needs only to
+    know they are registered and what they asked for.
+    """
+    with services.uow() as uow:
+        r = uow.session.get(Registration, registration_id)
+        if r is None:
+            raise LookupError(registration_id)
+        return (
+            r.ref,
+            DISTRICTS.get(r.home_district or "", "Not given"),
+            [NEED_WORDS.get(n, n) for n in r.needs or []],
+        )
+
+
 def registration_number(services: Services, registration_id: int, partner_code: str) -> str | None:
     """The returnee's number, for the partner holding the registration only (None otherwise).
 

@@ -32,6 +32,7 @@ from ussd_app.desk.auth import (
 )
 from ussd_app.desk.cases import Page
 from ussd_app.desk.strings import t
+from ussd_app.returnees import health
 from ussd_app.returnees.referrals import REFERRAL_STATUSES
 from ussd_app.staff.accounts import StaffAccount
 from ussd_app.staff.roles import Permission
@@ -84,6 +85,7 @@ def registrations_inbox() -> Page:
         districts=sorted(DISTRICTS.items(), key=lambda item: item[1]),
         needs=[(n, queries.NEED_WORDS[n]) for n in NEEDS],
         can_view=staff.can(Permission.CASES_VIEW),
+        border_health=bool(queries.health_posts_of(services(), staff.partner_code)),
     )
 
 
@@ -109,6 +111,7 @@ def registration_detail(reference: str) -> Page:
         holds=holds,
         may_act=staff.can(Permission.CASES_ACT),
         outcomes=REGISTRATION_CLOSE_OUTCOMES,
+        health_given=health.services_given(services(), registration_id),
         may_see_number=holds and staff.can(Permission.REPORTER_NUMBER),
         reasons=NUMBER_REASONS,
     )
