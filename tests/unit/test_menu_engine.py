@@ -213,7 +213,7 @@ class TestInvalidInput:
         step = run(["x", "y", "z"])
         assert ended(step)
         assert text(step) == "Too many tries. Please dial again."
-        assert step.effects == ()
+        assert step.effects == (FlowEnded("main"),)  # the flow is over: no "Continue" next dial
 
     def test_tries_reset_on_a_new_screen(self) -> None:
         step = run(["x", "y", "1"])

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from ussd_app.menu import render
 from ussd_app.menu.model import Menu, Screen
 from ussd_app.menu.problems import PathKey, Problems
-from ussd_app.menu.schema import MESSAGE_KEYS
+from ussd_app.menu.schema import MESSAGE_KEYS, OPTIONAL_MESSAGE_KEYS
+from ussd_app.menu.types import Params
 from ussd_app.menu.validators import VALIDATORS
 
 
@@ -63,6 +64,9 @@ def check_journey(menu: Menu, problems: Problems) -> None:
             problems.report(sid, problem, ("screens", sid))
 
 
+MAX_EMERGENCY_NUMBER = 12  # septets: a message's {emergency_number} at its widest
+
+
 def check_budget(menu: Menu, problems: Problems) -> None:
     """Report any reply over the budget: each page of each screen and each message, in every
     language it has pages or text in."""
@@ -74,13 +78,15 @@ def check_budget(menu: Menu, problems: Problems) -> None:
                 if size > menu.budget:
                     problem = f"page {number} in '{lang}' is {size} septets{over}"
                     problems.report(sid, problem, ("screens", sid))
-    for name in MESSAGE_KEYS:
+    widest = Params(emergency_number="9" * MAX_EMERGENCY_NUMBER)
+    for name in (*MESSAGE_KEYS, *OPTIONAL_MESSAGE_KEYS):
         for lang in menu.languages:
             if lang not in menu.messages.get(name, {}):
                 continue
             invalid = menu.messages.get("invalid_choice", {})
             error = invalid.get(lang) if name == "resume" else None
-            size = render.reply_septets(render.message(menu, name, lang, error))
+            body = render.message(menu, name, lang, error, params=widest)
+            size = render.reply_septets(body)
             if size > menu.budget:
                 problem = f"messages.{name} in '{lang}' is {size} septets{over}"
                 problems.report(None, problem, ("messages", name))

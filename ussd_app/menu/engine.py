@@ -27,6 +27,9 @@ from ussd_app.menu.types import (
 from ussd_app.menu.validators import VALIDATORS
 
 MAX_HISTORY = 30  # keeps the stored state small when a caller goes round in circles
+# The answer that says someone is in danger now (the report flow's first question): every END
+# after "yes", and a too-many-tries END on the screen asking it, carries the emergency number.
+DANGER_ANSWER = "danger_now"
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def advance(menu: Menu, state: SessionState, user_input: str, params: Params) ->
         waiting = replace(state, answers=answers, page=0, tries=0)
         return Step(waiting, None, effects, RunHandler(screen.handler, screen.id))
     if answer.next is None:
-        return _fail(menu, state)
+        return _fail(menu, state, params)
     history = (*state.history, screen.id)[-MAX_HISTORY:]
     moved = replace(state, screen=answer.next, answers=answers, history=history)
     return _enter(menu, moved, params, effects)
@@ -103,12 +106,12 @@ def complete(menu: Menu, state: SessionState, result: HandlerResult, params: Par
     answers = dict(state.answers)
     pending = answers.pop(PENDING_NEXT, None)
     if screen is None:
-        return _fail(menu, state)
+        return _fail(menu, state, params)
     target = screen.outcomes.get(result.outcome)
     if target is None and result.outcome == "ok":
         target = pending if isinstance(pending, str) else screen.next
     if target is None:
-        return _fail(menu, state)
+        return _fail(menu, state, params)
     values = {str(k): str(v) for k, v in result.values.items()}
     moved = replace(state, screen=target, answers=answers, values=values, history=())
     return _enter(menu, moved, params)
@@ -166,7 +169,7 @@ def _resume(menu: Menu, state: SessionState, text: str, params: Params) -> Step:
         return _enter(menu, SessionState(menu.start, state.lang), params)
     tries = state.tries + 1
     if tries >= menu.max_tries:
-        return _end_message(menu, replace(state, tries=tries), "too_many_tries")
+        return _too_many_tries(menu, replace(state, tries=tries), None, params)
     error = menu.messages["invalid_choice"][state.lang]
     body = render.message(menu, "resume", state.lang, error)
     return Step(replace(state, tries=tries), Reply(body))
@@ -181,7 +184,7 @@ def _invalid(menu: Menu, state: SessionState, screen: Screen, params: Params) ->
     """Re-show page 1 with the reason, or end after too many invalid answers."""
     tries = state.tries + 1
     if tries >= menu.max_tries:
-        return _end_message(menu, replace(state, tries=tries), "too_many_tries")
+        return _too_many_tries(menu, replace(state, tries=tries), screen, params)
     return _show(menu, replace(state, page=0, tries=tries), params, invalid=True)
 
 
@@ -214,7 +217,7 @@ def _show(
         return Step(state, Reply(render.message(menu, "resume", state.lang)), effects)
     screen = menu.screens.get(state.screen)
     if screen is None:
-        return _fail(menu, state, effects)
+        return _fail(menu, state, params, effects)
     if screen.type == "route":
         return _enter(menu, state, params, effects)
     values = _placeholder_values(menu, screen, state, params)
@@ -262,11 +265,31 @@ def _display(menu: Menu, key: str, value: JSONValue, lang: str) -> str:
     return ",".join(shown)
 
 
-def _end_message(menu: Menu, state: SessionState, name: str) -> Step:
-    """End the session with a system message; the state is kept so a redial can resume."""
-    return Step(state, Reply(render.message(menu, name, state.lang), end=True))
+def _danger(state: SessionState, screen: Screen | None = None) -> bool:
+    """Whether the caller said someone is in danger now, or is being asked it on `screen`."""
+    answers = state.suspended.answers if state.suspended is not None else state.answers
+    asked = screen is not None and screen.store == DANGER_ANSWER
+    return asked or answers.get(DANGER_ANSWER) == "yes"
 
 
-def _fail(menu: Menu, state: SessionState, effects: tuple[Effect, ...] = ()) -> Step:
-    """End politely when the state no longer fits the menu (e.g. a screen removed by a deploy)."""
-    return Step(state, Reply(render.message(menu, "error", state.lang), end=True), effects)
+def _too_many_tries(menu: Menu, state: SessionState, screen: Screen | None, params: Params) -> Step:
+    """End after `max_tries` invalid answers, in words fitting the screen: the emergency number
+    when there may be danger now, "type your answer" on a free-text screen. The flow is over (no
+    "Continue" on the next dial), but the state is kept for the abandoned-report sweep."""
+    name = "too_many_tries"
+    if _danger(state, screen) and "too_many_tries_danger" in menu.messages:
+        name = "too_many_tries_danger"
+    elif screen is not None and screen.type == "input" and "too_many_tries_text" in menu.messages:
+        name = "too_many_tries_text"
+    body = render.message(menu, name, state.lang, params=params)
+    return Step(state, Reply(body, end=True), (FlowEnded(state.screen),))
+
+
+def _fail(
+    menu: Menu, state: SessionState, params: Params, effects: tuple[Effect, ...] = ()
+) -> Step:
+    """End politely when the state no longer fits the menu (e.g. a screen removed by a deploy);
+    with the emergency number on a report that said danger now."""
+    name = "error_danger" if _danger(state) and "error_danger" in menu.messages else "error"
+    body = render.message(menu, name, state.lang, params=params)
+    return Step(state, Reply(body, end=True), effects)

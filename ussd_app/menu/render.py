@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from ussd_app import gsm7
 from ussd_app.menu.model import Menu, Screen
+from ussd_app.menu.types import Params
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -170,6 +171,12 @@ def worst_case(menu: Menu, screen: Screen, lang: str) -> list[str]:
     ]
 
 
-def message(menu: Menu, name: str, lang: str, error: str | None = None) -> str:
-    """A system message (e.g. `resume`) as a reply body, optionally under an error line."""
-    return "\n".join(_head(menu.messages[name][lang], error))
+def message(
+    menu: Menu, name: str, lang: str, error: str | None = None, params: Params | None = None
+) -> str:
+    """A system message (e.g. `resume`) as a reply body, optionally under an error line, with
+    the engine params (`{emergency_number}`) filled in."""
+    text = menu.messages[name][lang]
+    for key, value in (params.as_dict() if params else {}).items():
+        text = text.replace("{" + key + "}", value)
+    return "\n".join(_head(text, error))

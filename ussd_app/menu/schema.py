@@ -24,8 +24,10 @@ TOP_KEYS = {"version", "settings", "navigation", "messages", "validators", "shor
 SETTINGS_KEYS = {"start", "language_screen", "languages", "max_tries"}
 NAV_KEYS = ("back", "home", "more")
 MESSAGE_KEYS = ("invalid_choice", "too_many_tries", "resume", "error")
-# Optional: the failure text for a report that said danger now (falls back to `error`).
-OPTIONAL_MESSAGE_KEYS = ("error_danger",)
+# Optional: the failure text for a report that said danger now (falls back to `error`); the
+# too-many-tries END for free-text screens and for a report that said (or was asked) danger now
+# (both fall back to `too_many_tries`).
+OPTIONAL_MESSAGE_KEYS = ("error_danger", "too_many_tries_text", "too_many_tries_danger")
 _COMMON = {"type", "text", "store", "handler", "placeholders", "back", "outcomes"}
 SCREEN_KEYS: dict[str, set[str]] = {
     "menu": _COMMON | {"options"},
