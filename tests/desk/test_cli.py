@@ -57,9 +57,7 @@ def test_create_prints_a_one_time_link(cli: click.Group, services: Services) -> 
 def test_create_refuses_bad_input(cli: click.Group) -> None:
     code, out = run(cli, "users", "create", "--role", "admin", "--partner", "NOPE", "--name", "X")
     assert code == 1 and "no partner" in out
-    code, out = run(
-        cli, "users", "create", "--role", "root", "--partner", "NGO-A", "--name", "X"
-    )
+    code, out = run(cli, "users", "create", "--role", "root", "--partner", "NGO-A", "--name", "X")
     assert code == 2  # not a role
 
 
