@@ -74,7 +74,7 @@ def init_desk(app: Flask, container: DeskContainer) -> None:
     """Attach the desk to `app`: sessions, CSRF, headers, throttle, blueprint."""
     import ussd_app.desk.health  # (border health desk registers on bp)
     import ussd_app.desk.registrations  # noqa: F401  (returnee pages register on bp)
-    from ussd_app.desk import admin, cases, security, stats, views  # noqa: F401  (register on bp)
+    from ussd_app.desk import admin, cases, roster, security, stats, views  # noqa: F401  (register on bp)
     from ussd_app.desk.sessions import RedisSessionInterface
     from ussd_app.desk.throttle import SignInThrottle
 

@@ -223,6 +223,23 @@ EN: dict[str, str] = {
     "access.detail": "Detail",
     "access.other": "another user",
     "access.by_sms": "by SMS",
+    # On-duty roster
+    "nav.roster": "Roster",
+    "roster.title": "Who receives alerts now",
+    "roster.about": (
+        "Alerts go to the first phone on duty, then the next if it cannot be reached; escalations"
+        " go to the escalation contact. Importing the partners file again resets this roster."
+    ),
+    "roster.on_duty": "On duty",
+    "roster.name": "Name",
+    "roster.phone": "Phone",
+    "roster.role": "Role",
+    "roster.duty": "Duty phone",
+    "roster.escalation": "Escalation",
+    "roster.save": "Save the roster",
+    "roster.saved": "Roster saved.",
+    "roster.unchanged": "Nothing changed.",
+    "roster.need_one": "At least one phone must stay on duty: alerts must reach someone.",
     # Statistics
     "nav.stats": "Statistics",
     "stats.title": "Programme statistics",
