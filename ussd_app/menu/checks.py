@@ -85,11 +85,20 @@ def check_budget(menu: Menu, problems: Problems) -> None:
                 continue
             invalid = menu.messages.get("invalid_choice", {})
             error = invalid.get(lang) if name == "resume" else None
+            if name == "no_more" and _septets(menu, name, lang) > _septets(
+                menu, "invalid_choice", lang
+            ):
+                problem = f"messages.no_more in '{lang}' is longer than messages.invalid_choice"
+                problems.report(None, problem, ("messages", name))
             body = render.message(menu, name, lang, error, params=widest)
             size = render.reply_septets(body)
             if size > menu.budget:
                 problem = f"messages.{name} in '{lang}' is {size} septets{over}"
                 problems.report(None, problem, ("messages", name))
+
+
+def _septets(menu: Menu, name: str, lang: str) -> int:
+    return render.reply_septets(menu.messages.get(name, {}).get(lang, ""))
 
 
 def _target_paths(screen: Screen) -> list[tuple[str, PathKey]]:

@@ -78,8 +78,13 @@ def advance(menu: Menu, state: SessionState, user_input: str, params: Params) ->
             return _show(menu, replace(state, page=state.page - 1), params)
         back = replace(state, screen=state.history[-1], history=state.history[:-1])
         return _enter(menu, back, params)
-    if text == MORE and state.page + 1 < len(screen.pages.get(state.lang, ())):
+    pages = len(screen.pages.get(state.lang, ()))
+    if text == MORE and state.page + 1 < pages:
         return _show(menu, replace(state, page=state.page + 1), params)
+    if text == MORE and pages > 1 and "no_more" in menu.messages:
+        # `98` past the last page: say so above page 1 (not counted as a wrong answer).
+        no_more = menu.messages["no_more"][state.lang]
+        return _show(menu, replace(state, page=0), params, error=no_more)
     answer = _interpret(menu, screen, text)
     if answer is None:
         return _invalid(menu, state, screen, params)
@@ -210,6 +215,7 @@ def _show(
     params: Params,
     *,
     invalid: bool = False,
+    error: str | None = None,
     effects: tuple[Effect, ...] = (),
 ) -> Step:
     """Render the current page of `state.screen` (routes are followed, END ends the flow)."""
@@ -230,7 +236,7 @@ def _show(
         state.lang,
         state.page,
         values=values,
-        error=render.error_line(menu, screen, state.lang) if invalid else None,
+        error=render.error_line(menu, screen, state.lang) if invalid else error,
         back=render.shows_back(menu, screen, state.page, bool(state.history)),
     )
     return Step(state, Reply(body), effects)

@@ -25,6 +25,7 @@ class Option:
     value: str
     next: str | None = None  # None on multiselect options (the screen's `next` applies)
     sets: Mapping[str, str] = field(default_factory=dict)
+    also: tuple[str, ...] = ()  # more keys meaning this option (typing 6 for "Six or more")
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ class Screen:
 
     def option(self, key: str) -> Option | None:
         """The option chosen by `key`, if any."""
-        return next((o for o in self.options if o.key == key), None)
+        found = next((o for o in self.options if o.key == key), None)
+        return found or next((o for o in self.options if key in o.also), None)
 
     def targets(self) -> list[str]:
         """Every screen id this screen can lead to."""

@@ -27,7 +27,9 @@ MESSAGE_KEYS = ("invalid_choice", "too_many_tries", "resume", "error")
 # Optional: the failure text for a report that said danger now (falls back to `error`); the
 # too-many-tries END for free-text screens and for a report that said (or was asked) danger now
 # (both fall back to `too_many_tries`).
-OPTIONAL_MESSAGE_KEYS = ("error_danger", "too_many_tries_text", "too_many_tries_danger")
+# `no_more`: the line above page 1 when `98` is typed on a list's last page (no longer than
+# `invalid_choice`, whose room on page 1 it takes).
+OPTIONAL_MESSAGE_KEYS = ("error_danger", "too_many_tries_text", "too_many_tries_danger", "no_more")
 _COMMON = {"type", "text", "store", "handler", "placeholders", "back", "outcomes"}
 SCREEN_KEYS: dict[str, set[str]] = {
     "menu": _COMMON | {"options"},
@@ -38,7 +40,7 @@ SCREEN_KEYS: dict[str, set[str]] = {
     "end": {"type", "text", "placeholders"},
     "route": {"type", "routes", "default"},
 }
-OPTION_KEYS = {"label", "next", "value", "key", "set"}
+OPTION_KEYS = {"label", "next", "value", "key", "set", "also"}
 MULTI_OPTION_KEYS = {"label", "value"}
 ROUTE_KEYS = {"answer", "equals", "in", "is_set", "next"}
 
@@ -341,8 +343,29 @@ class _Schema:
                 value_ = self.string(data.get("value", key), sid, (*where, "value"), "'value'")
             nxt = self.string(data.get("next"), sid, (*where, "next"), "'next'")
             sets = self.str_map(sid, data, "set") if "set" in data else {}
-            out.append(Option(key or str(i), label, value_ or str(i), nxt, sets))
+            also = self.also_keys(sid, data.get("also"), (*where, "also")) if not multi else ()
+            out.append(Option(key or str(i), label, value_ or str(i), nxt, sets, also))
+        self.unambiguous(sid, out, path)
         return tuple(out)
+
+    def also_keys(self, sid: str, value: object, path: PathKey) -> tuple[str, ...]:
+        """An option's `also`: more keys that choose it (e.g. "6" for "Six or more")."""
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.report(sid, "'also' must be a list of keys", path)
+            return ()
+        keys = [self.key(v, sid, (*path, n)) for n, v in enumerate(value)]
+        return tuple(k for k in keys if k)
+
+    def unambiguous(self, sid: str, options: list[Option], path: PathKey) -> None:
+        """No `also` key may choose a second option (an option's own key, or another's `also`)."""
+        owner = {option.key: i for i, option in enumerate(options)}
+        for i, option in enumerate(options):
+            for key in option.also:
+                if owner.setdefault(key, i) != i:
+                    message = f"key '{key}' chooses both option {owner[key] + 1} and {i + 1}"
+                    self.report(sid, message, (*path, i, "also"))
 
     def routes(self, sid: str, value: object) -> tuple[Route, ...]:
         """The rules of a route screen."""
@@ -385,6 +408,9 @@ class _Schema:
         used: list[tuple[str | None, PathKey]]
         used = [(o.key, (*path, "options", i, "key")) for i, o in enumerate(screen.options)]
         used += [(screen.none_key, (*path, "none_key")), (screen.skip_key, (*path, "skip_key"))]
+        used += [
+            (k, (*path, "options", i, "also")) for i, o in enumerate(screen.options) for k in o.also
+        ]
         for key, where in used:
             if key in RESERVED_KEYS:
                 self.report(sid, f"key '{key}' is reserved for navigation (0, 00, 98)", where)
