@@ -43,6 +43,9 @@ def _run_steps(phone: Phone, steps: list[dict[str, Any]], where: str, container:
             reply = phone.post()
         elif "send_stored" in step:  # a value only known once stored, e.g. a random reference
             reply = phone.send(_stored_value(container, str(step["send_stored"]), where))
+        elif "send_stored_digits" in step:  # the same, only its digits (no letter, no dash)
+            value = _stored_value(container, str(step["send_stored_digits"]), where)
+            reply = phone.send("".join(ch for ch in value if ch.isdigit()))
         else:
             reply = phone.send(str(step["send"]))
         context = f"{where} step {number} ({step}): got {reply!r}"

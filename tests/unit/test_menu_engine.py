@@ -380,7 +380,10 @@ class TestValidators:
          ("T-1234567", "T-1234567"),  # an old report code widened to 7 digits still works
          ("t 4821 3906", "T-48213906"), ("R-20519366", "R-20519366"),  # new: check digit right
          ("T-48213907", None), ("T-48213960", None), ("R-48213906", None),  # typo, swap, letter
-         ("T-123", None), ("5307", None), ("TT-5307", None)],
+         ("T-123", None), ("TT-5307", None),
+         # the digits alone, for either kind: the look-up resolves them (refs.reference_candidates)
+         ("5307", "5307"), (" 4821 3906 ", "48213906"), ("123456", "123456"),
+         ("48213907", None), ("123", None)],
     )  # fmt: skip
     def test_reference(self, typed: str, value: str | None) -> None:
         assert VALIDATORS["reference"](typed) == value

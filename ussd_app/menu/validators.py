@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from ussd_app import gsm7
-from ussd_app.references import normalise_reference
+from ussd_app.references import normalise_reference, reference_candidates
 
 Validator = Callable[[str], str | None]
 
@@ -47,8 +47,16 @@ def vehicle(text: str) -> str | None:
 def reference(text: str) -> str | None:
     """A reference such as `t48213907`, `T 4821 3907` or an old `R-123456`, returned as
     `T-48213907`. A new reference with a wrong check digit is refused here, so a typo is
-    caught at once (the screen asks again) rather than answered "not found"."""
-    return normalise_reference(text)
+    caught at once (the screen asks again) rather than answered "not found".
+
+    Letters are awkward on a keypad, so the digits alone are accepted too, for either kind of
+    reference (report or registration) when `references.reference_candidates` finds one they can
+    be; they are kept as typed (spaces closed up) for the look-up to resolve."""
+    ref = normalise_reference(text)
+    if ref is not None:
+        return ref
+    digits = "".join(text.split())
+    return digits if reference_candidates(digits) else None
 
 
 def free_text(text: str) -> str | None:
