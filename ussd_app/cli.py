@@ -254,6 +254,31 @@ def menus_check(path: str | None) -> None:
     sys.exit(code)
 
 
+@menus.command("journeys")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+def menus_journeys(path: str | None) -> None:
+    """Print each flow's answers and worst-case seconds (12 s an answer), both languages, as the
+    Markdown table in the README (from menus.yaml's `journeys:`)."""
+    import handlers
+    from ussd_app.menu.journeys import table
+    from ussd_app.menu.loader import MenuError, format_problem, load_menu
+
+    settings = _settings()
+    menus_path = path or settings.menus_path
+    try:
+        menu = load_menu(
+            Path(menus_path),
+            known_handlers=set(handlers.load_all()),
+            budget=settings.screen_budget,
+        )
+    except MenuError as exc:
+        for problem in exc.problems:
+            click.echo(format_problem(menus_path, problem), err=True)
+        sys.exit(1)
+    for line in table(menu, menu.journeys):
+        click.echo(line)
+
+
 def _print_menu_problems(exc: MenuError) -> None:
     """One `path:LINE: screen 'ID': message` line per problem, as `menus check` prints them."""
     from ussd_app.menu.loader import format_problem

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ussd_app.menu import render
 from ussd_app.menu.checks import check_budget, check_journey
+from ussd_app.menu.journeys import check_journeys
 from ussd_app.menu.model import Menu, Screen, Texts
 from ussd_app.menu.problems import Problem, Problems
 from ussd_app.menu.schema import NAV_KEYS, compile_menu
@@ -84,6 +85,8 @@ def _compile(text: str, known_handlers: set[str], budget: int) -> tuple[Menu | N
     check_journey(menu, problems)
     menu = _lay_out_pages(menu)
     check_budget(menu, problems)
+    if not problems:  # answer counts mean something only on a graph without faults
+        check_journeys(menu, problems)
     return (menu if not problems else None), problems.in_file_order()
 
 

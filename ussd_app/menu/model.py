@@ -87,6 +87,15 @@ class Screen:
 
 
 @dataclass(frozen=True)
+class Journey:
+    """A flow's end screens and the most answers it may take (menus.yaml `journeys:`)."""
+
+    name: str
+    to: tuple[str, ...]
+    max_answers: int
+
+
+@dataclass(frozen=True)
 class Menu:
     """The whole compiled menus.yaml."""
 
@@ -102,6 +111,7 @@ class Menu:
     budget: int = 160
     # answer key -> stored value -> option label, so placeholders show words, not codes
     labels: Mapping[str, Mapping[str, Texts]] = field(default_factory=dict)
+    journeys: tuple[Journey, ...] = ()  # answer limits per flow (ussd_app.menu.journeys)
 
     @property
     def default_language(self) -> str:

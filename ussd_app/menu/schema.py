@@ -14,13 +14,25 @@ from typing import Any
 
 from ussd_app import gsm7
 from ussd_app.menu import render
-from ussd_app.menu.model import RESERVED_KEYS, SCREEN_TYPES, Menu, Option, Route, Screen, Texts
+from ussd_app.menu.model import (
+    RESERVED_KEYS,
+    SCREEN_TYPES,
+    Journey,
+    Menu,
+    Option,
+    Route,
+    Screen,
+    Texts,
+)
 from ussd_app.menu.problems import PathKey, Problems
 from ussd_app.menu.validators import VALIDATORS
 
 SCREEN_ID = re.compile(r"[a-z][a-z0-9_]*")
 KEY = re.compile(r"[0-9]{1,3}")
-TOP_KEYS = {"version", "settings", "navigation", "messages", "validators", "shortcuts", "screens"}
+TOP_KEYS = {
+    *("version", "settings", "navigation", "messages", "validators", "shortcuts", "screens"),
+    "journeys",
+}
 SETTINGS_KEYS = {"start", "language_screen", "languages", "max_tries"}
 NAV_KEYS = ("back", "home", "more")
 MESSAGE_KEYS = ("invalid_choice", "too_many_tries", "resume", "error")
@@ -204,7 +216,32 @@ class _Schema:
             screens=screens,
             budget=self.budget,
             labels=_labels(screens.values()),
+            journeys=self.journeys(top.get("journeys"), set(screens)),
         )
+
+    def journeys(self, value: object, screen_ids: set[str]) -> tuple[Journey, ...]:
+        """`journeys:` flow -> {to: screen or [screens], max_answers: n} (optional section)."""
+        if value is None:
+            return ()
+        out: list[Journey] = []
+        for name, raw in self.mapping(value, None, ("journeys",), "journeys").items():
+            path: PathKey = ("journeys", name)
+            data = self.mapping(raw, None, path, f"journey '{name}'")
+            self.keys(data, {"to", "max_answers"}, None, path, f"journey '{name}'")
+            to = data.get("to")
+            ends = tuple(to) if isinstance(to, list) else (to,)
+            if not ends or not all(isinstance(e, str) for e in ends):
+                self.report(None, f"journey '{name}': 'to' must be a screen or a list", path)
+                continue
+            for end in ends:
+                if end not in screen_ids:
+                    self.report(None, f"journey '{name}' ends at unknown screen '{end}'", path)
+            limit = data.get("max_answers")
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                self.report(None, f"journey '{name}': 'max_answers' must be a whole number", path)
+                continue
+            out.append(Journey(str(name), tuple(str(e) for e in ends), limit))
+        return tuple(out)
 
     def language_list(self, value: object) -> tuple[str, ...]:
         """settings.languages: a non-empty list of distinct codes."""
