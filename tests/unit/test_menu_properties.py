@@ -8,6 +8,7 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,17 +22,27 @@ from ussd_app.menu.validators import VALIDATORS
 
 VALID = Path(__file__).resolve().parents[1] / "data" / "menus" / "valid.yaml"
 HANDLERS = {"register_returnee", "submit_report", "check_status"}
+# The engine properties hold for the test menu and for the shipped menus.yaml alike.
+SHIPPED = Path(__file__).resolve().parents[2] / "menus.yaml"
+SHIPPED_HANDLERS = {"register_returnee", "submit_report", "check_reference", "delete_my_data"}
+TARGETS = ("test", "shipped")
 PARAMS = Params(emergency_number="112")
 GSM_TEXT = st.text(alphabet=sorted(gsm7.BASIC_CHARS - {"\n", "\r"}), min_size=1, max_size=60)
 
 
 @cache
-def menu() -> Menu:
+def menu(target: str = "test") -> Menu:
+    if target == "shipped":
+        return load_menu(SHIPPED, known_handlers=SHIPPED_HANDLERS)
     return load_menu(VALID, known_handlers=HANDLERS)
 
 
 def _keys() -> list[str]:
-    return sorted({o.key for s in menu().screens.values() for o in s.options} | {"9"})
+    menus = [menu(target) for target in TARGETS]
+    keys = {
+        k for m in menus for s in m.screens.values() for o in s.options for k in (o.key, *o.also)
+    }
+    return sorted(keys | {"9"})
 
 
 user_inputs = st.one_of(
@@ -48,25 +59,26 @@ outcomes = st.sampled_from(["ok", "ok", "ok", "duplicate", "surprise"])
 openings = st.sampled_from(["none", "en", "st", "shortcut", "resume", "fr"])
 
 
-def _open(how: str, previous: SessionState) -> Step:
+def _open(how: str, previous: SessionState, target: str = "test") -> Step:
     if how == "shortcut":
-        return engine.start_at(menu(), "en", menu().shortcuts["1"], PARAMS)
+        return engine.start_at(menu(target), "en", menu(target).shortcuts["1"], PARAMS)
     if how == "resume":
-        return engine.start(menu(), previous.lang, PARAMS, resumable=previous)
-    return engine.start(menu(), None if how == "none" else how, PARAMS)
+        return engine.start(menu(target), previous.lang, PARAMS, resumable=previous)
+    return engine.start(menu(target), None if how == "none" else how, PARAMS)
 
 
-def _check(step: Step) -> None:
+def _check(step: Step, target: str = "test") -> None:
     assert step.reply is not None
     wire = step.reply.wire()
     assert wire.startswith(("CON ", "END "))
-    assert gsm7.septets(wire) <= menu().budget, wire
+    assert gsm7.septets(wire) <= menu(target).budget, wire
     state = step.state
-    assert state.screen == RESUME_SCREEN or state.screen in menu().screens
-    assert all(screen in menu().screens for screen in state.history)
+    assert state.screen == RESUME_SCREEN or state.screen in menu(target).screens
+    assert all(screen in menu(target).screens for screen in state.history)
     assert SessionState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(max_examples=300, deadline=None)
 @given(
     opening=openings,
@@ -76,36 +88,37 @@ def _check(step: Step) -> None:
     reopen=openings,
 )
 def test_every_reply_fits_and_nothing_raises(
-    opening: str, inputs: list[str], values: dict[str, str], outcome: str, reopen: str
+    target: str, opening: str, inputs: list[str], values: dict[str, str], outcome: str, reopen: str
 ) -> None:
-    step = _open(opening, SessionState(menu().start, "en"))
-    _check(step)
+    step = _open(opening, SessionState(menu(target).start, "en"), target)
+    _check(step, target)
     for user_input in inputs:
-        step = engine.advance(menu(), step.state, user_input, PARAMS)
+        step = engine.advance(menu(target), step.state, user_input, PARAMS)
         if step.action is not None:
             assert step.reply is None
             assert step.action.screen == step.state.screen
-            step = engine.complete(menu(), step.state, HandlerResult(values, outcome), PARAMS)
+            step = engine.complete(menu(target), step.state, HandlerResult(values, outcome), PARAMS)
             assert step.action is None
-        _check(step)
+        _check(step, target)
         assert step.reply is not None
         if step.reply.end:
-            step = _open(reopen, step.state)
-            _check(step)
+            step = _open(reopen, step.state, target)
+            _check(step, target)
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(max_examples=200, deadline=None)
 @given(inputs=st.lists(st.sampled_from(["1", "2", "3", "98", "0"]), max_size=25))
-def test_back_after_forward_returns_to_the_same_screen(inputs: list[str]) -> None:
-    step = engine.start(menu(), "en", PARAMS)
+def test_back_after_forward_returns_to_the_same_screen(target: str, inputs: list[str]) -> None:
+    step = engine.start(menu(target), "en", PARAMS)
     for user_input in inputs:
         before = step.state
-        step = engine.advance(menu(), before, user_input, PARAMS)
+        step = engine.advance(menu(target), before, user_input, PARAMS)
         if step.action is not None or (step.reply is not None and step.reply.end):
             return
         moved = step.state.screen != before.screen and step.state.history[-1:] == (before.screen,)
-        if moved and menu().screens[step.state.screen].back:
-            back = engine.advance(menu(), step.state, "0", PARAMS)
+        if moved and menu(target).screens[step.state.screen].back:
+            back = engine.advance(menu(target), step.state, "0", PARAMS)
             assert back.state.screen == before.screen
             assert back.state.answers == step.state.answers
 
