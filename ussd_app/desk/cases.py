@@ -18,11 +18,11 @@ from flask import Response, flash, jsonify, redirect, render_template, request, 
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ussd_app.cases import actions, queries
-from ussd_app.cases.authority import Actor
-from ussd_app.cases.machine import CLOSE_OUTCOMES, Outcome, Result
+from ussd_app.cases.machine import CLOSE_OUTCOMES, Result
 from ussd_app.codes import BORDER_POSTS, DISTRICTS
 from ussd_app.db import utcnow
 from ussd_app.desk import bp
+from ussd_app.desk.acting import act_and_show
 from ussd_app.desk.auth import (
     audit_event,
     current_staff_or_401,
@@ -182,20 +182,16 @@ def _act(
 ) -> WerkzeugResponse:
     """Run one case action for the signed-in user in one transaction, then show the case."""
     staff = current_staff_or_401()
-    report_id = _visible_id(staff, reference)
-    actor = Actor("desk", partner_code=staff.partner_code, user_id=staff.id)
-    try:
-        result, ref = actions.on_report(services(), report_id, do, actor, **kwargs)
-    except (ValueError, actions.UnknownPartner) as exc:
-        flash(t("case.bad_request", reason=str(exc)))
-        return redirect(url_for("desk.case_detail", reference=reference))
-    if result.outcome is Outcome.REFUSED:
-        flash(t("case.refused"))
-    elif result.outcome is Outcome.NOT_NOW:
-        flash(t("case.not_now"))
-    else:
-        flash(t(done_text))
-    return redirect(url_for("desk.case_detail", reference=ref))
+    return act_and_show(
+        actions.on_report,
+        _visible_id(staff, reference),
+        do,
+        reference=reference,
+        endpoint="desk.case_detail",
+        texts="case",
+        done_key=done_text,
+        **kwargs,
+    )
 
 
 @bp.post("/cases/<reference>/take")

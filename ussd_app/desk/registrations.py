@@ -19,10 +19,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ussd_app.cases import actions
 from ussd_app.cases import registration_queries as queries
-from ussd_app.cases.authority import Actor
-from ussd_app.cases.machine import REGISTRATION_CLOSE_OUTCOMES, Outcome, Result
+from ussd_app.cases.machine import REGISTRATION_CLOSE_OUTCOMES, Result
 from ussd_app.codes import DISTRICTS, NEEDS
 from ussd_app.desk import bp
+from ussd_app.desk.acting import act_and_show
 from ussd_app.desk.auth import (
     audit_event,
     current_staff_or_401,
@@ -122,20 +122,16 @@ def _act(
 ) -> WerkzeugResponse:
     """Run one action for the signed-in user in one transaction, then show the registration."""
     staff = current_staff_or_401()
-    registration_id = _visible_id(staff, reference)
-    actor = Actor("desk", partner_code=staff.partner_code, user_id=staff.id)
-    try:
-        result, ref = actions.on_registration(services(), registration_id, do, actor, **kwargs)
-    except ValueError as exc:
-        _flash(t("reg.bad_request", reason=str(exc)))
-        return redirect(url_for("desk.registration_detail", reference=reference))
-    if result.outcome is Outcome.REFUSED:
-        _flash(t("reg.refused"))
-    elif result.outcome is Outcome.NOT_NOW:
-        _flash(t("reg.not_now"))
-    else:
-        _flash(t(done_text))
-    return redirect(url_for("desk.registration_detail", reference=ref))
+    return act_and_show(
+        actions.on_registration,
+        _visible_id(staff, reference),
+        do,
+        reference=reference,
+        endpoint="desk.registration_detail",
+        texts="reg",
+        done_key=done_text,
+        **kwargs,
+    )
 
 
 @bp.post("/returnees/<reference>/take")
