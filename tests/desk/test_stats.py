@@ -183,3 +183,31 @@ def test_officers_do_not_see_statistics(stats_app: Flask, svc: Services) -> None
     client = stats_app.test_client()
     assert sign_in(client, svc, officer) == 303
     assert client.get("/desk/stats").status_code == 403
+
+
+def test_the_htcds_export_meets_k_11_on_seeded_data(
+    stats_app: Flask, svc: Services, analyst: Staff
+) -> None:
+    client = stats_app.test_client()
+    assert sign_in(client, svc, analyst) == 303
+    assert 'id="stat-htcds"' in client.get("/desk/stats").get_data(as_text=True)
+    res = client.get("/desk/stats/export/htcds.csv?days=365")
+    assert res.status_code == 200 and res.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(res.get_data(as_text=True))))
+    quasi = ("lso_Location", "lso_RegistrationPeriod", "lso_Priority", "lso_ChildInvolved")
+    combos = Counter(tuple(r[q] for q in quasi) for r in rows)
+    assert rows and min(combos.values()) >= 11
+    dropped = int(res.headers["X-Records-Dropped"])
+    assert len(rows) + dropped == 100 and int(res.headers["X-Records-Generalised"]) > 0
+    with svc.uow() as uow:
+        refs = uow.session.scalars(select(TraffickingReport.ref)).all()
+        exports = uow.session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "stats.export")
+        ).all()
+    body = res.get_data(as_text=True)
+    assert not any(ref in body for ref in refs) and "+266" not in body
+    assert exports == ["format=htcds"]
+    officer = enrol(svc, "officer", "bds-maputsoe", "Bontle BDS")
+    other = stats_app.test_client()
+    assert sign_in(other, svc, officer) == 303
+    assert other.get("/desk/stats/export/htcds.csv").status_code == 403

@@ -18,7 +18,7 @@ from ussd_app.desk import bp
 from ussd_app.desk.auth import audit_event, permission_required, services
 from ussd_app.desk.strings import t
 from ussd_app.staff.roles import Permission
-from ussd_app.stats import charts, figures
+from ussd_app.stats import charts, figures, htcds
 from ussd_app.stats.disclosure import K_TRAFFICKING
 
 PERIODS = {"30": 30, "90": 90, "365": 365}
@@ -148,4 +148,20 @@ def stats_csv(key: str) -> Response:
     )
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{key}-{days}d.csv"'
+    return response
+
+
+@bp.get("/stats/export/htcds.csv")
+@permission_required(Permission.STATS_READ)
+def stats_htcds_csv() -> Response:
+    """Trafficking reports one per row, de-identified, in HTCDS field names (`stats.htcds`):
+    every quasi-identifier combination occurs at least k = 11 times. The headers say how many
+    reports were generalised and how many dropped."""
+    days, period = _period()
+    export = htcds.build(htcds.load_rows(services(), period.since, period.until))
+    audit_event("stats.export", record_type="stats", record_ref="htcds", detail="format=htcds")
+    response = Response(htcds.to_csv(export), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="htcds-{days}d.csv"'
+    response.headers["X-Records-Generalised"] = str(export.generalised)
+    response.headers["X-Records-Dropped"] = str(export.dropped)
     return response

@@ -273,6 +273,9 @@ EN: dict[str, str] = {
         " (the gateway's end-of-session notices). Fewer than 5 are hidden."
     ),
     "stats.dropoff_subtitle": "Last {days} days, all languages",
+    "stats.htcds_title": (
+        "Download: trafficking reports, one per row, de-identified (HTCDS fields, CSV)"
+    ),
     # Errors
     "error.title": "Problem",
     "error.400": "The request could not be understood.",
