@@ -81,7 +81,7 @@ def reg_row(svc: Services, ref: str) -> Registration:  # noqa: F811
         ("skill_officer", True, 200),  # takes livelihood in every district
         ("moh_maseru", False, 404),  # clinic needs in Maseru only: never told
         ("police", False, 404),
-        ("admin", False, 403),  # lists, never a registration page
+        ("admin", False, 404),  # lists, never a registration page: as if it did not exist
     ],
 )
 def test_who_sees_a_registration(

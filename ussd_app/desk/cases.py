@@ -49,11 +49,11 @@ P = ParamSpec("P")
 
 
 def case_permission(
-    *permissions: Permission,
+    *permissions: Permission, record_type: str = "case"
 ) -> Callable[[Callable[P, Page]], Callable[P, Page]]:
-    """For `/desk/cases/<reference>...`: a signed-in user whose role lacks `permissions` gets 404
-    (audited), exactly as for a case that does not exist, so an analyst or an administrator
-    learns nothing from a case URL."""
+    """For record URLs (`/desk/cases/<reference>...`, `/desk/returnees/<reference>...`): a
+    signed-in user whose role lacks `permissions` gets 404 (audited), exactly as for a record that
+    does not exist, so an analyst or an administrator learns nothing from a record's URL."""
 
     def decorate(view: Callable[P, Page]) -> Callable[P, Page]:
         @functools.wraps(view)
@@ -61,7 +61,7 @@ def case_permission(
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Page:
             staff = current_staff_or_401()
             if not all(staff.can(p) for p in permissions):
-                refuse("case", str(kwargs.get("reference", ""))[:32])
+                refuse(record_type, str(kwargs.get("reference", ""))[:32])
             return view(*args, **kwargs)
 
         return wrapper

@@ -30,7 +30,7 @@ from ussd_app.desk.auth import (
     refuse,
     services,
 )
-from ussd_app.desk.cases import Page
+from ussd_app.desk.cases import Page, case_permission
 from ussd_app.desk.strings import t
 from ussd_app.returnees import health
 from ussd_app.returnees.referrals import REFERRAL_STATUSES
@@ -97,7 +97,7 @@ def _visible_id(staff: StaffAccount, reference: str) -> int:
 
 
 @bp.get("/returnees/<reference>")
-@permission_required(Permission.CASES_VIEW)
+@case_permission(Permission.CASES_VIEW, record_type=RECORD)
 def registration_detail(reference: str) -> Page:
     """Every answer in words, the consent record, a referral per need, notes and timeline."""
     staff = current_staff_or_401()
@@ -135,13 +135,13 @@ def _act(
 
 
 @bp.post("/returnees/<reference>/take")
-@permission_required(Permission.CASES_ACT)
+@case_permission(Permission.CASES_ACT, record_type=RECORD)
 def registration_take(reference: str) -> Page:
     return _act(reference, actions.acknowledge, "reg.taken")
 
 
 @bp.post("/returnees/<reference>/note")
-@permission_required(Permission.CASES_ACT)
+@case_permission(Permission.CASES_ACT, record_type=RECORD)
 def registration_note(reference: str) -> Page:
     note = (request.form.get("note") or "").strip()[:2000]
     if not note:
@@ -151,7 +151,7 @@ def registration_note(reference: str) -> Page:
 
 
 @bp.post("/returnees/<reference>/refer")
-@permission_required(Permission.CASES_ACT)
+@case_permission(Permission.CASES_ACT, record_type=RECORD)
 def registration_refer(reference: str) -> Page:
     need = request.form.get("need") or ""
     status = request.form.get("status") or ""
@@ -163,7 +163,7 @@ def registration_refer(reference: str) -> Page:
 
 
 @bp.post("/returnees/<reference>/close")
-@permission_required(Permission.CASES_ACT)
+@case_permission(Permission.CASES_ACT, record_type=RECORD)
 def registration_close(reference: str) -> Page:
     outcome = request.form.get("outcome") or ""
     if outcome not in REGISTRATION_CLOSE_OUTCOMES:
@@ -174,13 +174,13 @@ def registration_close(reference: str) -> Page:
 
 
 @bp.post("/returnees/<reference>/reopen")
-@permission_required(Permission.CASES_ACT)
+@case_permission(Permission.CASES_ACT, record_type=RECORD)
 def registration_reopen(reference: str) -> Page:
     return _act(reference, actions.reopen, "reg.reopened")
 
 
 @bp.post("/returnees/<reference>/number")
-@permission_required(Permission.REPORTER_NUMBER)
+@case_permission(Permission.REPORTER_NUMBER, record_type=RECORD)
 def registration_number(reference: str) -> Page:
     """Show the returnee's number to the holding partner for a few minutes, reason audited."""
     staff = current_staff_or_401()
