@@ -25,7 +25,7 @@ def submit(ctx: HandlerContext) -> HandlerResult:
 @handler("check_reference")
 def check(ctx: HandlerContext) -> HandlerResult:
     """Look up the reference the caller typed; outcome "not_found" when there is none."""
-    found = find_reference(ctx.services, str(ctx.answers.get("reference") or ""))
+    found = find_reference(ctx.services, str(ctx.answers.get("reference") or ""), phone=ctx.phone)
     if found is None:
         return HandlerResult(outcome="not_found")
     ref, status = found

@@ -107,6 +107,16 @@ def test_reference_as_typed_on_a_keypad(services: Services) -> None:
     assert find_reference(services, r_ref[2:]) == (r_ref, "received")
 
 
+def test_a_registration_answers_only_the_phone_that_made_it(services: Services) -> None:
+    r_ref = register(services)
+    t_ref = report(services)
+    assert find_reference(services, r_ref, phone="5812 3456") == (r_ref, "received")  # same phone
+    assert find_reference(services, r_ref, phone=OTHER_PHONE) is None  # someone else's
+    assert find_reference(services, r_ref, phone="not a number") is None
+    # A report's coarse status tells nothing about a person: any phone may ask.
+    assert find_reference(services, t_ref, phone=OTHER_PHONE) == (t_ref, "received")
+
+
 @pytest.mark.parametrize("typed", ["T-0000", "R-000000", "", "hello", "12", "T-12"])
 def test_unknown_reference_is_none(services: Services, typed: str) -> None:
     report(services)

@@ -51,21 +51,35 @@ def status_label(status: CoarseStatus, language: str) -> str:
     return words[status]
 
 
-def check_reference(services: Services, ref: str) -> CoarseStatus | None:
+def check_reference(
+    services: Services, ref: str, *, phone: str | None = None
+) -> CoarseStatus | None:
     """The coarse status of the report or registration `ref` names, or None if there is none."""
-    found = find_reference(services, ref)
+    found = find_reference(services, ref, phone=phone)
     return None if found is None else found[1]
 
 
-def find_reference(services: Services, ref: str) -> tuple[str, CoarseStatus] | None:
+def _caller_hash(services: Services, phone: str) -> str | None:
+    try:
+        return services.hash_phone(services.normalise_phone(phone))
+    except ValueError:
+        return None
+
+
+def find_reference(
+    services: Services, ref: str, *, phone: str | None = None
+) -> tuple[str, CoarseStatus] | None:
     """(canonical reference, coarse status) for what the caller typed, or None.
 
     `ref` may be `T-5307`, `t5307` or just the digits (see `refs.reference_candidates`); the
-    first candidate that exists answers.
+    first candidate that exists answers. A report's coarse status tells nothing about a person,
+    so anyone with its reference may ask; a registration's answers only the phone that made it
+    (`phone`, the caller's number): to any other phone it does not exist.
     """
     candidates = reference_candidates(ref)
     if not candidates:
         return None
+    caller = _caller_hash(services, phone) if phone is not None else None
     with services.uow() as uow:
         for candidate in candidates:
             if candidate.startswith(REPORT_PREFIX + "-"):
@@ -75,9 +89,14 @@ def find_reference(services: Services, ref: str) -> tuple[str, CoarseStatus] | N
                 if status is not None:
                     return candidate, REPORT_STATUS_VIEW.get(status, "received")
             elif candidate.startswith(REGISTRATION_PREFIX + "-"):
-                status = uow.session.scalars(
-                    select(Registration.status).where(Registration.ref == candidate)
+                row = uow.session.execute(
+                    select(Registration.status, Registration.phone_hash).where(
+                        Registration.ref == candidate
+                    )
                 ).first()
-                if status is not None:
-                    return candidate, REGISTRATION_STATUS_VIEW.get(status, "received")
+                if row is None:
+                    continue
+                if phone is not None and row.phone_hash != caller:
+                    continue  # someone else's registration: as if it did not exist
+                return candidate, REGISTRATION_STATUS_VIEW.get(row.status, "received")
     return None

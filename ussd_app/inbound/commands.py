@@ -245,7 +245,7 @@ def _status(
     if ref is None:
         _reply(uow, services, sender, gid, _text("need_ref", parsed.lang, cmd="STATUS"))
         return None
-    status = lookups.check_reference(services, ref)
+    status = lookups.check_reference(services, ref, phone=sender)
     if status is None:
         _reply(uow, services, sender, gid, _text("no_such_ref", parsed.lang, ref=ref))
     else:
