@@ -161,6 +161,9 @@ class Settings:
     desk_account_limit: str = "10 per 15 minutes"
     # Bearer token for GET /metrics (README "Metrics"); empty: loopback only, and off in production.
     metrics_token: str = ""
+    # SMS replies per sender (STATUS, HELP, unknown words, report thanks): beyond it the command
+    # is still handled (a REPORT is filed and alerted) but no reply is sent (issue 8, item 5).
+    sms_reply_limit: str = "20 per hour"
 
     @property
     def is_production(self) -> bool:
@@ -231,6 +234,7 @@ class Settings:
             "LOG_FORMAT": "log_format",
             "DESK_BASE_URL": "desk_base_url",
             "DESK_ADDRESS_LIMIT": "desk_address_limit",
+            "SMS_REPLY_LIMIT": "sms_reply_limit",
             "DESK_ACCOUNT_LIMIT": "desk_account_limit",
             "METRICS_TOKEN": "metrics_token",
         }

@@ -22,6 +22,7 @@ SESSION_EVENT = "ussd session event id v1"
 REDIS_SLOT = "redis key name v1"
 LANGUAGE = "language preference v1"  # of the phone hash
 ABUSE_TAG = "reporter abuse tag v1"  # + the day: the tag rotates every day (UTC)
+RATE_LIMIT = "rate limit key v1"  # of the number, for the moving windows in Redis (ttl: window)
 
 
 @functools.lru_cache(maxsize=64)

@@ -9,7 +9,8 @@ ask STATUS with a reference, which shows the coarse status only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -21,6 +22,7 @@ from ussd_app.cases.authority import Actor, may_see
 from ussd_app.cases.machine import Outcome
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
+from ussd_app.digests import RATE_LIMIT, keyed_digest
 from ussd_app.gateway import MAX_GATEWAY_ID_LEN
 from ussd_app.messaging import outbox
 from ussd_app.messaging.models import InboundSms, SmsOptOut, SmsPurpose
@@ -77,12 +79,36 @@ def parse(text: str) -> ParsedCommand:
     return ParsedCommand(found[0], found[1], rest.strip())
 
 
+# Set for the message being handled when its sender is over the reply limit.
+_withhold: ContextVar[bool] = ContextVar("sms_reply_withheld", default=False)
+
+
 class BadInboundSms(ValueError):
     """The inbound message lacks what we need."""
 
 
-def handle_inbound(services: Services, form: Mapping[str, str]) -> str:
-    """Handle one inbound SMS exactly once; returns the command (or "duplicate")."""
+def handle_inbound(
+    services: Services,
+    form: Mapping[str, str],
+    *,
+    allow_reply: Callable[[str], bool] | None = None,
+) -> str:
+    """Handle one inbound SMS exactly once; returns the command (or "duplicate").
+
+    `allow_reply(key)` is the reply limit, keyed by a digest of the number made for this purpose
+    only: when it says no, the command is still handled (a REPORT is filed and alerted, an ACK
+    takes the case) but no reply is staged, so a flood of STATUS guesses buys nothing.
+    """
+    token = _withhold.set(False)
+    try:
+        return _handle_inbound(services, form, allow_reply)
+    finally:
+        _withhold.reset(token)
+
+
+def _handle_inbound(
+    services: Services, form: Mapping[str, str], allow_reply: Callable[[str], bool] | None
+) -> str:
     gateway_id = (form.get("id") or "").strip()
     sender_raw = (form.get("from") or "").strip()
     if not gateway_id:
@@ -98,6 +124,9 @@ def handle_inbound(services: Services, form: Mapping[str, str]) -> str:
     except InvalidPhoneNumber:
         raise BadInboundSms("form field 'from' is not a phone number") from None
     parsed = parse((form.get("text") or "")[:918])
+    limit_key = keyed_digest(services.settings.phone_hash_key, RATE_LIMIT, sender)
+    if allow_reply is not None and not allow_reply(limit_key):
+        _withhold.set(True)
     filed_ref: str | None = None
     if parsed.command == "REPORT" and parsed.args:
         # File first: it is idempotent on the gateway id, so a crash before the dedupe row
@@ -133,6 +162,9 @@ def handle_inbound(services: Services, form: Mapping[str, str]) -> str:
 
 
 def _reply(uow: UnitOfWork, services: Services, to: str, gateway_id: str, body: str) -> None:
+    if _withhold.get():
+        log.info("sms reply withheld: the sender is over the SMS reply limit")
+        return
     outbox.stage(
         uow,
         services,

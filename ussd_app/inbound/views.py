@@ -66,5 +66,13 @@ def delivery_report() -> Response:
 @bp.post("/sms/inbound")
 @require_gateway_token
 def inbound_sms() -> Response:
-    """Handle an inbound SMS command once, however often the gateway re-sends it."""
-    return _handle(sms_commands.handle_inbound, sms_commands.BadInboundSms, "inbound sms")
+    """Handle an inbound SMS command once, however often the gateway re-sends it; replies are
+    limited per sender (SMS_REPLY_LIMIT)."""
+    limits = current_app.extensions["rate_limits"]
+
+    def handle(services: Services, form: dict[str, str]) -> str:
+        return sms_commands.handle_inbound(
+            services, form, allow_reply=lambda key: bool(limits.allow("sms_replies", key))
+        )
+
+    return _handle(handle, sms_commands.BadInboundSms, "inbound sms")

@@ -12,6 +12,7 @@ from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.config import Settings
 from ussd_app.gateway import plain
 from ussd_app.logging_setup import configure_logging_for
+from ussd_app.rate_limits import RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ def build_app(settings: Settings | None = None, container: Container | None = No
         GATEWAY_TRUSTED_PROXIES=container.settings.gateway_trusted_proxies,
     )
     app.extensions["ussd"] = container
+    app.extensions["rate_limits"] = RateLimits(
+        container.redis, {"sms_replies": container.settings.sms_reply_limit}
+    )
 
     from ussd_app.inbound import views as sms
     from ussd_app.ussd import views as ussd
