@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from tests.desk.conftest import Staff, enrol, sign_in
 from ussd_app import create_app
 from ussd_app.bootstrap import Container, bootstrap
+from ussd_app.cases import labels
 from ussd_app.codes import DISTRICTS
 from ussd_app.config import Settings
 from ussd_app.container import Services
@@ -99,7 +100,7 @@ def test_registration_figures_use_k_5_and_add_up(svc: Services) -> None:
     needs = figures.build(svc, "registrations-needs", period()).table
     expected = Counter(n for r in regs for n in r.needs)
     shown = dict(zip(needs.row_labels, (row[0] for row in needs.cells), strict=True))
-    for code, words in figures.NEED_WORDS.items():
+    for code, words in labels.NEED_SHORT.items():
         assert shown[words] is None or shown[words] == expected[code]
 
 

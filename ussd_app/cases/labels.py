@@ -69,6 +69,46 @@ SMS_STATUS_WORDS = {
 }
 
 
+# A returnee's answers, as the registration page and the statistics say them.
+NEED_WORDS = {
+    "clinic": "Clinic services (HIV test, TB check, ART refill)",
+    "livelihood": "Livelihood (work, income)",
+    "skills": "Skills training",
+    "documents": "Documents (ID, passport)",
+    "other": "Other help",
+}
+# The same needs, short, where a chart row has little room.
+NEED_SHORT = {
+    "clinic": "Clinic services",
+    "livelihood": "Livelihood help",
+    "skills": "Skills training",
+    "documents": "Documents",
+    "other": "Other",
+}
+CAME_FROM_WORDS = {
+    "ZA-GP": "South Africa: Gauteng",
+    "ZA-FS": "South Africa: Free State",
+    "ZA-KZN": "South Africa: KwaZulu-Natal",
+    "ZA-WC": "South Africa: Western Cape",
+    "ZA-OTHER": "South Africa: another province",
+    "OTHER": "Another country",
+}
+STAY_WORDS = {"staying": "Back to stay", "visiting": "Visiting", "unsure": "Not sure yet"}
+DOCUMENT_WORDS = {
+    "passport_valid": "Valid passport",
+    "passport_expired": "Expired passport",
+    "none": "No travel document",
+    "other_permit": "Another permit",
+}
+SEX_WORDS = {"female": "Female", "male": "Male", "prefer_not": "Prefers not to say"}
+AGE_WORDS = {
+    "u18": "Under 18",
+    "18_35": "18 to 35",
+    "36p": "36 or older",
+    "prefer_not": "Prefers not to say",
+}
+
+
 def place_name(place: str | None) -> str:
     """A report's place in full words: a district, a border post (with its district), or other."""
     if not place:

@@ -38,13 +38,6 @@ from ussd_app.returnees.referrals import REFERRAL_MOVES, Referral
 INBOX_LIMIT = 200
 PLAN_DAYS = 30  # IOM: a reintegration plan within a month of return
 
-NEED_WORDS = {
-    "clinic": "Clinic services (HIV test, TB check, ART refill)",
-    "livelihood": "Livelihood (work, income)",
-    "skills": "Skills training",
-    "documents": "Documents (ID, passport)",
-    "other": "Other help",
-}
 REFERRAL_WORDS = {
     "referred": "Referred",
     "accepted": "Accepted by the service",
@@ -57,28 +50,6 @@ STATUS_WORDS = {
     "contacted": "Taken, in contact",
     "referred": "Needs referred",
     "closed": "Closed",
-}
-CAME_FROM_WORDS = {
-    "ZA-GP": "South Africa: Gauteng",
-    "ZA-FS": "South Africa: Free State",
-    "ZA-KZN": "South Africa: KwaZulu-Natal",
-    "ZA-WC": "South Africa: Western Cape",
-    "ZA-OTHER": "South Africa: another province",
-    "OTHER": "Another country",
-}
-STAY_WORDS = {"staying": "Back to stay", "visiting": "Visiting", "unsure": "Not sure yet"}
-DOCUMENT_WORDS = {
-    "passport_valid": "Valid passport",
-    "passport_expired": "Expired passport",
-    "none": "No travel document",
-    "other_permit": "Another permit",
-}
-SEX_WORDS = {"female": "Female", "male": "Male", "prefer_not": "Prefers not to say"}
-AGE_WORDS = {
-    "u18": "Under 18",
-    "18_35": "18 to 35",
-    "36p": "36 or older",
-    "prefer_not": "Prefers not to say",
 }
 PURPOSE_WORDS = {
     "registration": "Registration",
@@ -230,7 +201,7 @@ def inbox(
             RegistrationRow(
                 ref=r.ref,
                 district=DISTRICTS.get(r.home_district or "", "Not given"),
-                needs=[NEED_WORDS.get(n, n) for n in r.needs or []],
+                needs=[labels.NEED_WORDS.get(n, n) for n in r.needs or []],
                 status=labels.word(STATUS_WORDS, r.status),
                 created_at=r.created_at,
                 holder=names.get(r.holder_partner_code or ""),
@@ -275,18 +246,21 @@ def registration_view(
         post = BORDER_POSTS.get(r.entry_point or "")
         answers = [
             ("Home district", DISTRICTS.get(r.home_district or "", "Not given")),
-            ("Came from", labels.word(CAME_FROM_WORDS, r.came_from)),
-            ("Staying or visiting", labels.word(STAY_WORDS, r.stay_intent)),
+            ("Came from", labels.word(labels.CAME_FROM_WORDS, r.came_from)),
+            ("Staying or visiting", labels.word(labels.STAY_WORDS, r.stay_intent)),
             (
                 "Border post crossed",
                 post.name
                 if post
                 else ("Prefers not to say" if r.entry_point == "prefer_not" else "Not given"),
             ),
-            ("Travel document", labels.word(DOCUMENT_WORDS, r.travel_document)),
-            ("Needs", "; ".join(NEED_WORDS.get(n, n) for n in r.needs or []) or "None given"),
-            ("Sex", labels.word(SEX_WORDS, r.sex)),
-            ("Age", labels.word(AGE_WORDS, r.age_band)),
+            ("Travel document", labels.word(labels.DOCUMENT_WORDS, r.travel_document)),
+            (
+                "Needs",
+                "; ".join(labels.NEED_WORDS.get(n, n) for n in r.needs or []) or "None given",
+            ),
+            ("Sex", labels.word(labels.SEX_WORDS, r.sex)),
+            ("Age", labels.word(labels.AGE_WORDS, r.age_band)),
             ("Registered by", "USSD" if r.channel == "ussd" else r.channel.upper()),
         ]
         holds = bool(partner_code) and partner_code == r.holder_partner_code
@@ -320,7 +294,7 @@ def registration_view(
             referral_views.append(
                 ReferralView(
                     need=need,
-                    need_words=NEED_WORDS.get(need, need),
+                    need_words=labels.NEED_WORDS.get(need, need),
                     status=current,
                     status_words=REFERRAL_WORDS[current] if current else "Not referred yet",
                     service=row.service if row else None,
@@ -390,7 +364,7 @@ def health_summary(services: Services, registration_id: int) -> tuple[str, str, 
         return (
             r.ref,
             DISTRICTS.get(r.home_district or "", "Not given"),
-            [NEED_WORDS.get(n, n) for n in r.needs or []],
+            [labels.NEED_WORDS.get(n, n) for n in r.needs or []],
         )
 
 

@@ -17,7 +17,7 @@ from flask import flash as _flash
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ussd_app.cases import actions
+from ussd_app.cases import actions, labels
 from ussd_app.cases import registration_queries as queries
 from ussd_app.cases.machine import REGISTRATION_CLOSE_OUTCOMES, Result
 from ussd_app.codes import DISTRICTS, NEEDS
@@ -83,7 +83,7 @@ def registrations_inbox() -> Page:
         filters=filters,
         folders=list(queries.Folder),
         districts=sorted(DISTRICTS.items(), key=lambda item: item[1]),
-        needs=[(n, queries.NEED_WORDS[n]) for n in NEEDS],
+        needs=[(n, labels.NEED_WORDS[n]) for n in NEEDS],
         can_view=staff.can(Permission.CASES_VIEW),
         border_health=bool(queries.health_posts_of(services(), staff.partner_code)),
     )

@@ -203,30 +203,6 @@ def registrations_by_week(
     return rows, cols, _crosstab(pairs, rows, cols)
 
 
-CAME_FROM_WORDS = {
-    "ZA-GP": "Gauteng",
-    "ZA-FS": "Free State",
-    "ZA-KZN": "KwaZulu-Natal",
-    "ZA-WC": "Western Cape",
-    "ZA-OTHER": "Elsewhere in South Africa",
-    "OTHER": "Another country",
-}
-STAY_WORDS = {"staying": "Staying", "visiting": "Visiting", "unsure": "Not sure"}
-DOCUMENT_WORDS = {
-    "passport_valid": "Valid passport",
-    "passport_expired": "Expired passport",
-    "none": "No document",
-    "other_permit": "Permit or other document",
-}
-NEED_WORDS = {
-    "clinic": "Clinic services",
-    "livelihood": "Livelihood help",
-    "skills": "Skills training",
-    "documents": "Documents",
-    "other": "Other",
-}
-
-
 def _reg_field(
     field: str, words: dict[str, str], codes: Sequence[str]
 ) -> Callable[[Services, Period], tuple[list[str], list[str], list[list[int]]]]:
@@ -254,8 +230,10 @@ def registrations_entry(
 def registrations_needs(
     services: Services, period: Period
 ) -> tuple[list[str], list[str], list[list[int]]]:
-    values = [NEED_WORDS.get(n, n) for r in _registrations(services, period) for n in r.needs or []]
-    return _one_way(values, [NEED_WORDS[n] for n in NEEDS])
+    values = [
+        labels.NEED_SHORT.get(n, n) for r in _registrations(services, period) for n in r.needs or []
+    ]
+    return _one_way(values, [labels.NEED_SHORT[n] for n in NEEDS])
 
 
 def sms_by_day(services: Services, period: Period) -> tuple[list[str], list[str], list[list[int]]]:
@@ -377,7 +355,7 @@ SPECS: dict[str, Spec] = {
         K_REGISTRATIONS,
         "Came from",
         "",
-        _reg_field("came_from", CAME_FROM_WORDS, CAME_FROM),
+        _reg_field("came_from", labels.CAME_FROM_WORDS, CAME_FROM),
     ),
     "registrations-staying": Spec(
         "Staying or visiting",
@@ -385,7 +363,7 @@ SPECS: dict[str, Spec] = {
         K_REGISTRATIONS,
         "Intention",
         "",
-        _reg_field("stay_intent", STAY_WORDS, STAY_INTENT),
+        _reg_field("stay_intent", labels.STAY_WORDS, STAY_INTENT),
     ),
     "registrations-border-post": Spec(
         "Border post crossed",
@@ -401,7 +379,7 @@ SPECS: dict[str, Spec] = {
         K_REGISTRATIONS,
         "Document",
         "",
-        _reg_field("travel_document", DOCUMENT_WORDS, TRAVEL_DOCUMENT),
+        _reg_field("travel_document", labels.DOCUMENT_WORDS, TRAVEL_DOCUMENT),
     ),
     "registrations-needs": Spec(
         "Needs (a returnee may name several)",
