@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from ussd_app.messaging.models import OutboundSms, SmsPurpose
@@ -67,6 +67,20 @@ def alerted_partners(session: Session, case: Case) -> set[str]:
         .distinct()
     ).all()
     return {code for code in rows if code}
+
+
+def visible_to(partner_code: str, model: type[Case]) -> Select[Any]:
+    """The cases of `model` that `partner_code` may see, as a query: alerted to it, or held by
+    it. The SQL form of `may_see`, for lists (the desk's inboxes)."""
+    column = OutboundSms.report_id if model is TraffickingReport else OutboundSms.registration_id
+    alerted = select(column).where(
+        OutboundSms.partner_code == partner_code,
+        OutboundSms.purpose.in_(ALERTING_PURPOSES),
+        column.is_not(None),
+    )
+    return select(model).where(
+        or_(model.holder_partner_code == partner_code, model.id.in_(alerted))
+    )
 
 
 def may_see(session: Session, case: Case, partner_code: str | None) -> bool:

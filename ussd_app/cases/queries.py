@@ -13,11 +13,11 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ussd_app.cases import labels
-from ussd_app.cases.authority import ALERTING_PURPOSES, may_see
+from ussd_app.cases.authority import ALERTING_PURPOSES, may_see, visible_to
 from ussd_app.cases.machine import CLOSE_OUTCOMES
 from ussd_app.cases.models import CaseEvent
 from ussd_app.codes import BORDER_POSTS, DISTRICTS
@@ -128,17 +128,7 @@ def is_overdue(services: Services, report: TraffickingReport, now: dt.datetime) 
 
 
 def _visible(partner_code: str) -> Select[Any]:
-    alerted = select(OutboundSms.report_id).where(
-        OutboundSms.partner_code == partner_code,
-        OutboundSms.purpose.in_(ALERTING_PURPOSES),
-        OutboundSms.report_id.is_not(None),
-    )
-    return select(TraffickingReport).where(
-        or_(
-            TraffickingReport.holder_partner_code == partner_code,
-            TraffickingReport.id.in_(alerted),
-        )
-    )
+    return visible_to(partner_code, TraffickingReport)
 
 
 def inbox(

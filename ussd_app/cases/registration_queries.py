@@ -13,10 +13,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 
 from ussd_app.cases import labels
-from ussd_app.cases.authority import ALERTING_PURPOSES, may_see
+from ussd_app.cases.authority import may_see, visible_to
 from ussd_app.cases.machine import REGISTRATION_CLOSE_OUTCOMES
 from ussd_app.cases.models import CaseEvent
 from ussd_app.cases.queries import (
@@ -141,14 +141,7 @@ def plan_overdue(reg: Registration, has_referral: bool, now: dt.datetime) -> boo
 
 
 def _visible(partner_code: str) -> Select[Any]:
-    told = select(OutboundSms.registration_id).where(
-        OutboundSms.partner_code == partner_code,
-        OutboundSms.purpose.in_(ALERTING_PURPOSES),
-        OutboundSms.registration_id.is_not(None),
-    )
-    return select(Registration).where(
-        or_(Registration.holder_partner_code == partner_code, Registration.id.in_(told))
-    )
+    return visible_to(partner_code, Registration)
 
 
 def _day_start(day: dt.date) -> dt.datetime:
