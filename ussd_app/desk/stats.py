@@ -18,7 +18,7 @@ from ussd_app.desk import bp
 from ussd_app.desk.auth import audit_event, permission_required, services
 from ussd_app.desk.strings import t
 from ussd_app.staff.roles import Permission
-from ussd_app.stats import charts, figures, htcds
+from ussd_app.stats import figures, htcds
 from ussd_app.stats.disclosure import K_TRAFFICKING
 
 PERIODS = {"30": 30, "90": 90, "365": 365}
@@ -115,6 +115,8 @@ def stats_svg(key: str) -> Response:
     days, fig = _figure(key)
     if request.args.get("download"):
         audit_event("stats.export", record_type="stats", record_ref=key, detail="format=svg")
+    from ussd_app.stats import charts  # matplotlib: loaded on the first chart, not at start
+
     response = Response(charts.svg(fig), mimetype="image/svg+xml")
     if request.args.get("download"):
         response.headers["Content-Disposition"] = f'attachment; filename="{key}-{days}d.svg"'
@@ -126,6 +128,8 @@ def stats_svg(key: str) -> Response:
 def stats_png(key: str) -> Response:
     days, fig = _figure(key)
     audit_event("stats.export", record_type="stats", record_ref=key, detail="format=png")
+    from ussd_app.stats import charts
+
     response = Response(charts.png(fig), mimetype="image/png")
     response.headers["Content-Disposition"] = f'attachment; filename="{key}-{days}d.png"'
     return response
