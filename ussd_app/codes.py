@@ -114,6 +114,8 @@ STAY_INTENT = ("staying", "visiting", "unsure")
 ENTRY_POINTS = (*BORDER_POSTS, "prefer_not")
 TRAVEL_DOCUMENT = ("passport_valid", "passport_expired", "none", "other_permit")
 NEEDS = ("clinic", "livelihood", "skills", "documents", "other")
+# How a returnee may be contacted (issue 10 item 2): a case worker calls, an SMS, or not at all.
+CONTACT_BY = ("call", "sms", "none")
 SEX = ("female", "male", "prefer_not")
 AGE_BAND = ("u18", "18_35", "36p", "prefer_not")
 

@@ -14,7 +14,7 @@ from ussd_app.columns import CHANNEL_LEN, CHANNELS, PHONE_HASH_LEN, REF_LEN, che
 from ussd_app.db import Base, TZDateTime, utcnow
 
 CONSENT_SUBJECT_TYPES = ("registration", "report")
-CONSENT_PURPOSES = ("registration", "share_partners", "sms", "callback")
+CONSENT_PURPOSES = ("registration", "share_partners", "sms", "call", "callback")
 CONSENT_VERSION_LEN = 32
 
 

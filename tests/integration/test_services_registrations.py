@@ -126,6 +126,7 @@ def test_consent_records_are_written_for_each_purpose(services: Services) -> Non
         ("registration", True),
         ("share_partners", False),
         ("sms", True),
+        ("call", False),
     }
     for r in records:
         assert r.subject_type == "registration"
@@ -140,7 +141,7 @@ def test_registering_again_adds_consent_history(services: Services) -> None:
     register(services)
     register(services, share_partners="no")
     records = consents(services)
-    assert len(records) == 6
+    assert len(records) == 8
     assert [r.granted for r in records if r.purpose == "share_partners"] == [True, False]
 
 
@@ -151,6 +152,31 @@ def test_missing_opt_ins_mean_no(services: Services) -> None:
     (reg,) = all_registrations(services)
     assert reg.share_partners is False
     assert reg.sms_opt_in is False
+    assert reg.contact_by == "none"
+
+
+@pytest.mark.parametrize(
+    ("answer", "contact_by", "sms", "call"),
+    [("call", "call", False, True), ("sms", "sms", True, False), ("none", "none", False, False)],
+)
+def test_contact_question_sets_how_to_reach_the_person(
+    services: Services, answer: str, contact_by: str, sms: bool, call: bool
+) -> None:
+    a = answers()
+    del a["sms_opt_in"]
+    register_returnee(services, phone=PHONE, language="en", answers={**a, "contact_by": answer})
+    (reg,) = all_registrations(services)
+    assert (reg.contact_by, reg.sms_opt_in) == (contact_by, sms)
+    granted = {r.purpose: r.granted for r in consents(services)}
+    assert (granted["sms"], granted["call"]) == (sms, call)
+
+
+def test_an_unknown_contact_code_is_refused(services: Services) -> None:
+    with pytest.raises(InvalidAnswers):
+        register_returnee(
+            services, phone=PHONE, language="en", answers={**answers(), "contact_by": "fax"}
+        )
+    assert all_registrations(services) == []
 
 
 @pytest.mark.parametrize("consent", ["no", None])
@@ -230,7 +256,7 @@ def test_simultaneous_registrations_from_one_phone_make_one_record(services: Ser
 
     assert len(set(refs)) == 1
     assert len(all_registrations(services)) == 1
-    assert len(consents(services)) == 12
+    assert len(consents(services)) == 16  # 4 purposes x 4 registrations
 
 
 def test_registration_hook_runs_inside_the_transaction(services: Services) -> None:

@@ -100,6 +100,7 @@ DOCUMENT_WORDS = {
     "none": "No travel document",
     "other_permit": "Another permit",
 }
+CONTACT_WORDS = {"call": "Call this number", "sms": "SMS only", "none": "Do not contact"}
 SEX_WORDS = {"female": "Female", "male": "Male", "prefer_not": "Prefers not to say"}
 AGE_WORDS = {
     "u18": "Under 18",

@@ -55,7 +55,12 @@ PURPOSE_WORDS = {
     "registration": "Registration",
     "share_partners": "Sharing with partner organisations",
     "sms": "SMS to this phone",
+    "call": "A case worker may call",
 }
+
+
+# Registrations made before the contact question (their screens promised a call).
+NOT_ASKED = "Not asked (registered before the question; expects a call)"
 
 
 class Folder(enum.StrEnum):
@@ -254,6 +259,7 @@ def registration_view(
             ),
             ("Sex", labels.word(labels.SEX_WORDS, r.sex)),
             ("Age", labels.word(labels.AGE_WORDS, r.age_band)),
+            ("How to contact", labels.word(labels.CONTACT_WORDS, r.contact_by, NOT_ASKED)),
             ("Registered by", "USSD" if r.channel == "ussd" else r.channel.upper()),
         ]
         holds = bool(partner_code) and partner_code == r.holder_partner_code

@@ -56,6 +56,7 @@ def delete_registration(services: Services, phone: str, *, channel: str = "ussd"
         purposes = ["registration"]
         purposes += ["share_partners"] if reg.share_partners else []
         purposes += ["sms"] if reg.sms_opt_in else []
+        purposes += ["call"] if reg.contact_by == "call" else []
         for purpose in purposes:
             uow.session.add(
                 ConsentRecord(

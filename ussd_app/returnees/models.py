@@ -56,7 +56,11 @@ class Registration(Base):
     language: Mapped[str] = mapped_column(String(LANGUAGE_LEN))
     consent_version: Mapped[str] = mapped_column(String(CONSENT_VERSION_LEN))
     share_partners: Mapped[bool] = mapped_column(default=False)
+    # Kept in step with `contact_by` ("sms" <=> True): what the SMS paths read.
     sms_opt_in: Mapped[bool] = mapped_column(default=False)
+    # How the person may be contacted: "call", "sms" or "none"; NULL for registrations made
+    # before the question was asked (their screens promised a call).
+    contact_by: Mapped[str | None] = mapped_column(String(CODE_LEN))
     home_district: Mapped[str | None] = mapped_column(String(CODE_LEN))
     came_from: Mapped[str | None] = mapped_column(String(CODE_LEN))
     stay_intent: Mapped[str | None] = mapped_column(String(CODE_LEN))

@@ -73,6 +73,16 @@ def _codes(answers: Mapping[str, Any], key: str, allowed: Sequence[str]) -> list
     return [code for code in allowed if code in value]
 
 
+def _contact_by(answers: Mapping[str, Any]) -> str:
+    """How the person may be contacted (`call`, `sms`, `none`; no answer means not at all).
+
+    Sessions begun before the contact question (and older callers of this service) answer the
+    SMS question instead: its yes means SMS, its no means no contact was agreed."""
+    if "contact_by" in answers:
+        return _code(answers, "contact_by", reference.CONTACT_BY) or "none"
+    return "sms" if _yes(answers, "sms_opt_in") else "none"
+
+
 def register_returnee(
     services: Services,
     *,
@@ -96,7 +106,8 @@ def register_returnee(
     check_channel(channel)
     fields: dict[str, Any] = {
         "share_partners": _yes(answers, "share_partners"),
-        "sms_opt_in": _yes(answers, "sms_opt_in"),
+        "contact_by": (contact_by := _contact_by(answers)),
+        "sms_opt_in": contact_by == "sms",
         "home_district": _code(answers, "home_district", tuple(reference.DISTRICTS)),
         "came_from": _code(answers, "came_from", reference.CAME_FROM),
         "stay_intent": _code(answers, "stay_intent", reference.STAY_INTENT),
@@ -173,6 +184,7 @@ def _record_consents(uow: UnitOfWork, reg: Registration, channel: str) -> None:
         ("registration", True),
         ("share_partners", reg.share_partners),
         ("sms", reg.sms_opt_in),
+        ("call", reg.contact_by == "call"),
     ):
         uow.session.add(
             ConsentRecord(
