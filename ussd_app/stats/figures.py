@@ -712,14 +712,35 @@ def build_times(services: Services, key: str, period: Period) -> TimesFigure:
     groups = spec.build(services, period)
     if not groups:
         groups = [("No data", [], [0] * len(spec.count_cols))]
-    table = protect(
-        [counts for _, _, counts in groups],
-        spec.k,
-        [label for label, _, _ in groups],
-        list(spec.count_cols),
-    )
+    labels_ = [label for label, _, _ in groups]
+    if len(spec.count_cols) == 1:
+        # The groups split one set (reports taken): protected together, as one column.
+        table = protect([counts for _, _, counts in groups], spec.k, labels_, spec.count_cols)
+    else:
+        # Each row splits the same cohort (reached, not yet): a one-way table of its own, so
+        # no meaningless column total ("reached contact + reached service") hides more.
+        table = _rowwise(groups, spec)
     times = tuple(durations(hours, table.cells[r][0]) for r, (_, hours, _) in enumerate(groups))
     return TimesFigure(key, spec.title, spec.about, spec.row_title, spec.note, table, times)
+
+
+def _rowwise(groups: list[tuple[str, list[float], list[int]]], spec: TimesSpec) -> ProtectedTable:
+    """Protect each row as its own one-way table and put them side by side (no column totals:
+    the page shows none)."""
+    cells, totals = [], []
+    for _, _, counts in groups:
+        one = protect([[v] for v in counts], spec.k, None, ["count"])
+        cells.append(tuple(row[0] for row in one.cells))
+        totals.append(one.total)
+    return ProtectedTable(
+        row_labels=tuple(label for label, _, _ in groups),
+        col_labels=spec.count_cols,
+        cells=tuple(cells),
+        row_totals=tuple(totals),
+        col_totals=tuple(None for _ in spec.count_cols),
+        total=None,
+        k=spec.k,
+    )
 
 
 def format_hours(hours: float | None) -> str:
