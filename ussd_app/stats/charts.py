@@ -47,15 +47,42 @@ def _width(narrow: bool) -> float:
     return NARROW if narrow else WIDE
 
 
+WIDE_LABEL = 34
+
+
 def _labels(names: list[str], narrow: bool) -> list[str]:
-    if not narrow:
-        return names
-    return ["\n".join(textwrap.wrap(n, NARROW_LABEL)) or n for n in names]
+    """Row labels wrapped to lines that leave the bars room (partner names can be long)."""
+    width = NARROW_LABEL if narrow else WIDE_LABEL
+    return ["\n".join(textwrap.wrap(n, width)[:3]) or n for n in names]
 
 
 def _title(ax: Axes, title: str, narrow: bool) -> None:
-    wrapped = "\n".join(textwrap.wrap(title, 44)) if narrow else title
-    ax.set_title(wrapped, loc="left", fontsize=10)
+    """The title across the whole figure from its left edge (not only above the bars, where
+    a long one would run off a narrow chart), wrapped to the chart's width."""
+    wrapped = "\n".join(textwrap.wrap(title, 40 if narrow else 80))
+    fig = ax.get_figure()
+    assert fig is not None
+    fig.suptitle(wrapped, x=0.01, ha="left", fontsize=10)
+
+
+def _axis_label(text: str, narrow: bool) -> str:
+    return "\n".join(textwrap.wrap(text, 36)) if narrow else text
+
+
+def _legend(ax: Axes, narrow: bool) -> None:
+    """Below the chart, never over a bar."""
+    fig = ax.get_figure()
+    assert fig is not None
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=2 if narrow else 3,
+            fontsize=7,
+            frameon=False,
+        )
 
 
 def _over_time(fig: Figure, narrow: bool = False) -> MplFigure:
@@ -96,6 +123,7 @@ def _figure(fig: Figure, narrow: bool = False) -> MplFigure:
     labels = _labels([table.row_labels[r] for r in rows], narrow)
     left = [0.0] * len(rows)
     single = len(table.col_labels) == 1
+    hidden_named = False  # the legend names the hatched bar once
     for c, name in enumerate(table.col_labels):
         shown = [table.cells[r][c] or 0 for r in rows]
         colour = PALETTE[c % len(PALETTE)]
@@ -109,17 +137,18 @@ def _figure(fig: Figure, narrow: bool = False) -> MplFigure:
                 color=HIDDEN_COLOUR,
                 hatch="//",
                 edgecolor="white",
-                label=f"hidden (<{table.k})" if c == 0 or single else None,
+                label=None if hidden_named else f"hidden (<{table.k})",
             )
+            hidden_named = True
         left = [a + b + h for a, b, h in zip(left, shown, hidden, strict=True)]
     for y, r in enumerate(rows):
         total = table.row_totals[r]
         ax.text(left[y], y, f" {table.text(total)}", va="center", fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"Count ({fig.about}; cells under {table.k} hidden)")
+    ax.set_xlabel(_axis_label(f"Count ({fig.about}; cells under {table.k} hidden)", narrow))
     _title(ax, fig.title, narrow)
     if not single or any(v is None for row in table.cells for v in row):
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        _legend(ax, narrow)
     return mpl
 
 
@@ -154,9 +183,9 @@ def _times(fig: TimesFigure, narrow: bool = False) -> MplFigure:
         ax.plot([t.p90 / per], [y], marker="|", markersize=12, color=PALETTE[1])
     ax.plot([], [], color=PALETTE[1], linewidth=2.5, label="to the 90th percentile")
     ax.invert_yaxis()
-    ax.set_xlabel(f"{unit.capitalize()} (groups under {table.k} not shown)")
+    ax.set_xlabel(_axis_label(f"{unit.capitalize()} (groups under {table.k} not shown)", narrow))
     _title(ax, fig.title, narrow)
-    ax.legend(loc="lower right", fontsize=7, frameon=False)
+    _legend(ax, narrow)
     return mpl
 
 

@@ -139,13 +139,19 @@ def seed(
 ABANDON_SCREENS = ("language", "main", "reg_district", "reg_needs", "report_where", "report_flags")
 # A referral's stage and how likely the demo makes it.
 REFERRAL_STAGES = {"referred": 3, "accepted": 2, "delivered": 4, "declined": 1, "unreachable": 1}
+REPORT_TAKERS = ("lmps-atu-desk", "lmps-maseru-bridge")
+REGISTRATION_TAKERS = ("iom-lesotho", "skillshare-lesotho", "mwa-lesotho")
 ACK_HOURS = {"P1": 0.5, "P2": 6.0, "P3": 30.0}  # typical time to take a report, by priority
 
 
 def _follow_up(services: Services, rng: random.Random, now: dt.datetime) -> None:
     """Partners taking cases, referrals and USSD sessions for the records just seeded."""
     with services.uow() as uow:
-        partners = list(uow.session.scalars(select(Partner.code).order_by(Partner.code)))
+        codes = list(uow.session.scalars(select(Partner.code).order_by(Partner.code)))
+        # Reports are taken by the police desks that get most (as routing would send them);
+        # registrations by the reintegration partners, else by anyone.
+        police = [c for c in REPORT_TAKERS if c in codes] or codes
+        helpers = [c for c in REGISTRATION_TAKERS if c in codes] or codes
         regs = list(
             uow.session.scalars(
                 select(Registration).where(Registration.status == "new").order_by(Registration.id)
@@ -155,7 +161,7 @@ def _follow_up(services: Services, rng: random.Random, now: dt.datetime) -> None
             if rng.random() < 0.3:
                 continue  # not taken yet
             taken = min(now, reg.created_at + dt.timedelta(hours=rng.uniform(0.5, 96)))
-            partner = rng.choice(partners) if partners else None
+            partner = rng.choice(helpers) if helpers else None
             reg.status, reg.holder_partner_code = "contacted", partner
             uow.session.add(
                 CaseEvent(
@@ -178,11 +184,11 @@ def _follow_up(services: Services, rng: random.Random, now: dt.datetime) -> None
             )
         )
         for report in reports:
-            if rng.random() < 0.3 or not partners:
+            if rng.random() < 0.3 or not police:
                 continue
             hours = rng.expovariate(1 / ACK_HOURS.get(report.priority, 12.0))
             taken = min(now, report.created_at + dt.timedelta(hours=hours))
-            partner = rng.choice(partners)
+            partner = rng.choice(police)
             report.status, report.acknowledged_at = "acknowledged", taken
             report.holder_partner_code = partner
             uow.session.add(
