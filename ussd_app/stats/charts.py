@@ -80,7 +80,7 @@ def _legend(ax: Axes, narrow: bool) -> None:
             labels,
             loc="outside lower center",
             ncols=2 if narrow else 3,
-            fontsize=7,
+            fontsize=8 if narrow else 7,
             frameon=False,
         )
 
