@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.browser.harness import LiveServer
 from tests.browser.test_desk import Person, dial_report, enrol, sign_in_password, submit
@@ -169,3 +169,73 @@ def test_an_analyst_sees_figures_and_the_dropoff_map_but_no_record(
         expect(page.locator("#error-message")).to_have_text("Not found.")
         assert "Maputsoe" not in page.inner_text("main") and "Palesa" not in page.content()
     assert urlsplit(page.url).path == f"/desk/returnees/{stats.registration_ref}"
+
+
+PHONE_VIEWPORT: ViewportSize = {"width": 360, "height": 740}
+
+
+def consent_box(svg: str) -> str:
+    """The count line of the reg_consent box on the map (the text after its id and summary)."""
+    texts = re.findall(r">([^<>]+)</text>", svg)
+    i = texts.index("reg_consent")
+    return next((t for t in texts[i + 1 : i + 3] if t.startswith("ended here")), "")
+
+
+# The <img> inside the chart's <picture> shows the phone-width chart (its `currentSrc`).
+CURRENT_SRC = "sel => document.querySelector(sel).currentSrc"
+NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth + 1"
+
+
+def test_on_a_phone_the_follow_up_figures_render_narrow_and_show_no_record(
+    stats: Stats,
+    browser: Browser,
+    live_server: LiveServer,
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    context = browser.new_context(base_url=live_server.base_url, viewport=PHONE_VIEWPORT)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        sign_in(page, stats.analyst)
+        index = page.goto("/desk/stats")
+        assert index is not None and index.status == 200
+        for key in (
+            "registrations-referrals",
+            "registrations-times",
+            "reports-ack-times",
+            "ussd-sessions-language",
+        ):
+            expect(page.locator(f"#stat-{key}")).to_be_visible()
+
+        # Referral outcomes per need: the narrow chart, the table, and no record.
+        page.click("#stat-registrations-referrals")
+        page.wait_for_url("**/desk/stats/registrations-referrals*")
+        expect_image(page, "#chart")
+        assert "narrow=1" in page.evaluate(CURRENT_SRC, "#chart")
+        header = table_header(page)
+        assert header[1:3] == ["Not referred yet", "Referred, no answer yet"], header
+        assert page.evaluate(NO_SIDEWAYS_SCROLL), "the page scrolls sideways on a phone"
+        main = page.inner_text("main")
+        assert stats.registration_ref not in main and "Palesa" not in page.content()
+        screenshot(page, "stats-referrals-phone")
+
+        # Times to first contact and to service delivered: the note says what is measured.
+        page.goto("/desk/stats/registrations-times?days=365")
+        expect_image(page, "#chart")
+        expect(page.locator("#times-note")).to_contain_text("First contact")
+        rows = page.locator("#figure-table tbody tr").all_inner_texts()
+        assert rows[0].startswith("First contact") and len(rows) == 2, rows
+        assert re.search(r"\d+(\.\d)? (min|hours|days)", rows[0]), rows[0]
+        screenshot(page, "stats-times-phone")
+
+        # Sessions per flow and language; the drop-off map in English only: the six
+        # abandoned registrations chose English ("2") before hanging up on the consent screen.
+        page.goto("/desk/stats/ussd-sessions-language?days=365")
+        expect_image(page, "#chart")
+        expect(page.locator("#figure-table")).to_contain_text("Registration, English")
+        english = page.request.get("/desk/stats/dropoff.svg?days=365&lang=en").text()
+        assert consent_box(english) == f"ended here: {ABANDONED}" and "English" in english
+        sesotho = page.request.get("/desk/stats/dropoff.svg?days=365&lang=st").text()
+        assert consent_box(sesotho) != f"ended here: {ABANDONED}"
+    finally:
+        context.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import statistics
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tests.desk.conftest import Staff, enrol, sign_in
 from ussd_app import create_app
 from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.cases import labels
+from ussd_app.cases.models import CaseEvent
 from ussd_app.codes import DISTRICTS
 from ussd_app.config import Settings
 from ussd_app.container import Services
@@ -27,6 +29,7 @@ from ussd_app.db import utcnow
 from ussd_app.partners.importer import import_partners
 from ussd_app.reports.models import TraffickingReport
 from ussd_app.returnees.models import Registration
+from ussd_app.returnees.referrals import Referral
 from ussd_app.staff.models import AuditEvent
 from ussd_app.stats import charts, figures
 from ussd_app.stats.demo import seed
@@ -105,11 +108,15 @@ def test_registration_figures_use_k_5_and_add_up(svc: Services) -> None:
 
 
 def test_every_figure_builds_and_charts_stay_small(svc: Services) -> None:
-    for key in figures.SPECS:
-        fig = figures.build(svc, key, period())
-        svg = charts.svg(fig)
-        ET.fromstring(svg)  # well-formed
-        assert len(svg) < 100_000, (key, len(svg))
+    built: list[figures.Figure | figures.TimesFigure] = [
+        *(figures.build(svc, key, period()) for key in figures.SPECS),
+        *(figures.build_times(svc, key, period()) for key in figures.TIME_SPECS),
+    ]
+    for fig in built:
+        for narrow in (False, True):
+            svg = charts.svg(fig, narrow=narrow)
+            ET.fromstring(svg)  # well-formed
+            assert len(svg) < 100_000, (fig.key, len(svg))
         assert charts.png(fig).startswith(b"\x89PNG")
 
 
@@ -212,3 +219,90 @@ def test_the_htcds_export_meets_k_11_on_seeded_data(
     other = stats_app.test_client()
     assert sign_in(other, svc, officer) == 303
     assert other.get("/desk/stats/export/htcds.csv").status_code == 403
+
+
+# -- returnee follow-up, times and sessions per language (seeded follow-up) --------------------
+
+
+def test_referral_outcomes_and_times_match_the_database(svc: Services) -> None:
+    with svc.uow() as uow:
+        regs = {r.id: r for r in uow.session.scalars(select(Registration))}
+        refs = list(uow.session.scalars(select(Referral)))
+        taken = uow.session.execute(
+            select(CaseEvent.registration_id, CaseEvent.created_at).where(
+                CaseEvent.action == "acknowledged", CaseEvent.registration_id.is_not(None)
+            )
+        ).all()
+        uow.session.expunge_all()
+    assert refs and taken  # the seed made follow-up
+    status = {(r.registration_id, r.need): r.status for r in refs}
+    truth = Counter(
+        (labels.NEED_SHORT[need], figures.REFERRAL_WORDS[status.get((rid, need), "none")])
+        for rid, reg in regs.items()
+        for need in reg.needs
+    )
+    table = figures.build(svc, "registrations-referrals", period()).table
+    assert table.k == 5 and table.total == sum(truth.values())
+    shown = 0
+    for r, row in enumerate(table.cells):
+        for c, value in enumerate(row):
+            expected = truth[(table.row_labels[r], table.col_labels[c])]
+            assert value is None or value == expected
+            assert value is None or value == 0 or value >= 5
+            shown += value is not None and value > 0
+    assert shown >= 5  # most of it can be shown
+
+    times = figures.build_times(svc, "registrations-times", period())
+    contact = times.times[0]
+    hours = sorted(
+        (at - regs[rid].created_at).total_seconds() / 3600 for rid, at in taken if rid in regs
+    )
+    assert times.table.cells[0] == (len(hours), len(regs) - len(hours))
+    assert contact.median is not None and abs(contact.median - statistics.median(hours)) < 1e-6
+    assert contact.p90 is not None and contact.median <= contact.p90 <= hours[-1]
+
+
+def test_the_new_pages_csv_and_narrow_charts(
+    stats_app: Flask, svc: Services, analyst: Staff
+) -> None:
+    client = stats_app.test_client()
+    assert sign_in(client, svc, analyst) == 303
+    index = client.get("/desk/stats").get_data(as_text=True)
+    for heading in ("Returnees", "Trafficking reports", "Service health"):
+        assert f"<h2>{heading}</h2>" in index
+    for key in ("registrations-referrals", "registrations-times", "reports-ack-times"):
+        assert f'id="stat-{key}"' in index
+    assert 'id="stat-ussd-sessions-language"' in index
+
+    page = client.get("/desk/stats/registrations-times?days=365").get_data(as_text=True)
+    assert "First contact" in page and 'id="times-note"' in page and "Median" in page
+    assert "narrow=1" in page  # the phone-width chart is offered
+    res = client.get("/desk/stats/registrations-times.csv?days=365")
+    rows = list(csv.reader(io.StringIO(res.get_data(as_text=True))))
+    assert rows[0] == ["Step", "Reached", "Not yet", "Median", "90th percentile"]
+    assert [r[0] for r in rows[1:]] == ["First contact", "First service delivered"]
+    assert rows[1][3].endswith(("hours", "days", "min"))
+
+    ack = list(csv.reader(io.StringIO(client.get("/desk/stats/reports-ack-times.csv").text)))
+    assert ack[0] == ["Partner, priority", "Acknowledged", "Median", "90th percentile"]
+    for row in ack[1:]:
+        assert row[1] == "<11" or int(row[1]) == 0 or int(row[1]) >= 11
+        assert (row[1] == "<11") == (row[2] == "")  # no times for a hidden group
+
+    lang = client.get("/desk/stats/ussd-sessions-language.csv?days=365").text
+    lang_rows = list(csv.reader(io.StringIO(lang)))
+    assert lang_rows[0] == ["Flow, language", "Completed", "Abandoned", "Total"]
+    assert "Registration, Sesotho" in lang and "Report, English" in lang
+
+    wide = ET.fromstring(client.get("/desk/stats/registrations-referrals.svg").data)
+    narrow = ET.fromstring(client.get("/desk/stats/registrations-referrals.svg?narrow=1").data)
+    assert float(narrow.get("width", "0").rstrip("pt")) < float(wide.get("width", "0").rstrip("pt"))
+
+    english = client.get("/desk/stats/dropoff.svg?lang=en").get_data(as_text=True)
+    assert "English" in english
+    assert 'id="lang"' in client.get("/desk/stats/dropoff?lang=st").get_data(as_text=True)
+    with svc.uow() as uow:
+        exports = uow.session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "stats.export")
+        ).all()
+    assert sorted(exports) == ["format=csv"] * 3

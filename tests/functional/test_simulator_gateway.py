@@ -130,6 +130,28 @@ class TestHangingUp:
         assert "end-of-session notification (Incomplete) posted: HTTP 200" in screen.text
         [event] = events(container)
         assert event.status == "Incomplete" and event.last_screen == "report_danger"
+        assert event.language == "en" and event.phone_hash is None  # a report: never the phone
+
+    def test_the_notification_records_the_language_the_caller_chose(
+        self, live: str, container: Container
+    ) -> None:
+        # Sesotho, then hang up on the main menu; then a redial (the language remembered, so
+        # the main menu comes first) that hangs up at once: both sessions were in Sesotho.
+        for keys in (["1"], []):
+            session = SimulatedSession(url=live + "/ussd", phone="+26658200003")
+            run_interactive(
+                session,
+                read=KeyboardThenCtrlC(keys),
+                write=Screen(),
+                events_url=live + "/ussd/events",
+            )
+        # A caller who hangs up on the language screen chose none.
+        session = SimulatedSession(url=live + "/ussd", phone="+26658200004")
+        run_interactive(
+            session, read=KeyboardThenCtrlC([]), write=Screen(), events_url=live + "/ussd/events"
+        )
+        found = sorted((e.last_screen or "", e.language or "-") for e in events(container))
+        assert found == [("language", "-"), ("main", "st"), ("main", "st")]
 
 
 class TestServiceDown:

@@ -24,12 +24,21 @@ MARCH = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 APRIL = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
 
 
-def _seed(services: Services, rows: list[tuple[str, str | None, dt.datetime]]) -> None:
+def _seed(
+    services: Services,
+    rows: list[tuple[str, str | None, dt.datetime]],
+    language: str | None = None,
+    first: int = 0,
+) -> None:
     with services.uow() as uow:
-        for i, (status, last_screen, at) in enumerate(rows):
+        for i, (status, last_screen, at) in enumerate(rows, start=first):
             uow.session.add(
                 UssdSessionEvent(
-                    session_id=f"s{i}", status=status, last_screen=last_screen, received_at=at
+                    session_id=f"s{i}",
+                    status=status,
+                    last_screen=last_screen,
+                    received_at=at,
+                    language=language,
                 )
             )
         uow.commit()
@@ -60,8 +69,13 @@ def test_counts_sessions_that_did_not_complete_by_last_screen(services: Services
         NO_SCREEN: 1,
         "main": 1,
     }
-    # The language is not recorded with the notification: every language is counted.
-    assert drop_off_counts(services, MARCH, APRIL, language="st") == counts
+    # None of these had a language recorded: they count under "all languages" only.
+    assert drop_off_counts(services, MARCH, APRIL, language="st") == {}
+    _seed(services, [("Incomplete", "report_where", day)] * 4, language="st", first=1000)
+    _seed(services, [("Incomplete", "reg_district", day)] * 2, language="en", first=2000)
+    assert drop_off_counts(services, MARCH, APRIL, language="st") == {"report_where": 4}
+    assert drop_off_counts(services, MARCH, APRIL, language="en") == {"reg_district": 2}
+    assert drop_off_counts(services, MARCH, APRIL)["report_where"] == 18
     assert drop_off_counts(services, APRIL, APRIL + dt.timedelta(days=30)) == {"report_where": 1}
 
 

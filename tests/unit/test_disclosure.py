@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from ussd_app.stats.disclosure import (
     K_REGISTRATIONS,
     K_TRAFFICKING,
+    Durations,
     ProtectedTable,
     determined,
+    durations,
     lines,
     protect,
     protect_counts,
@@ -178,3 +180,32 @@ def test_the_checks_catch_a_give_away() -> None:
     # A bridge: two hidden rectangles joined by one hidden cell still fix that cell.
     rect = {(0, 0), (0, 1), (1, 0), (1, 1)}
     assert determined(full_grid([[20, 20, 20], [20, 20, 20], [20, 20, 20]]), rect) == set()
+
+
+# -- times: given only for a group whose size is shown -----------------------------------------
+
+
+def test_durations_need_the_group_size_shown() -> None:
+    hours = [1.0, 2.0, 3.0, 4.0, 10.0, 20.0]
+    shown = durations(hours, 6)
+    assert (shown.count, shown.median, shown.p90) == (6, 3.5, 20.0)
+    assert durations(hours, None) == Durations(None, None, None)  # hidden: no times
+    assert durations([], 0) == Durations(0, None, None)
+    with pytest.raises(ValueError, match="not the size"):
+        durations(hours, 5)  # a count that is not the group's size is a caller's mistake
+
+
+@given(
+    st.lists(st.lists(st.floats(0, 1000), max_size=30), min_size=1, max_size=6),
+    st.sampled_from([K_REGISTRATIONS, K_TRAFFICKING]),
+)
+@settings(max_examples=100, deadline=None)
+def test_no_times_for_a_hidden_or_small_group(groups: list[list[float]], k: int) -> None:
+    table = protect([[len(g)] for g in groups], k)
+    for r, hours in enumerate(groups):
+        times = durations(hours, table.cells[r][0])
+        if times.median is not None:
+            assert len(hours) >= k and table.cells[r][0] == len(hours)
+            assert times.p90 is not None and min(hours) <= times.median <= times.p90
+        else:
+            assert table.cells[r][0] is None or len(hours) == 0

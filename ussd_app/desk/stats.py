@@ -19,7 +19,6 @@ from ussd_app.desk.auth import audit_event, permission_required, services
 from ussd_app.desk.strings import t
 from ussd_app.staff.roles import Permission
 from ussd_app.stats import figures, htcds
-from ussd_app.stats.disclosure import K_TRAFFICKING
 
 PERIODS = {"30": 30, "90": 90, "365": 365}
 
@@ -39,26 +38,60 @@ def _period() -> tuple[str, figures.Period]:
     return key, figures.Period.last_days(PERIODS[key], now)
 
 
-def _figure(key: str) -> tuple[str, figures.Figure]:
-    if key not in figures.SPECS:
-        abort(404)
+def _figure(key: str) -> tuple[str, figures.Figure | figures.TimesFigure]:
+    """A count figure (`figures.SPECS`) or a times figure (`figures.TIME_SPECS`); 404 else."""
     days, period = _period()
-    return days, figures.build(services(), key, period)
+    if key in figures.SPECS:
+        return days, figures.build(services(), key, period)
+    if key in figures.TIME_SPECS:
+        return days, figures.build_times(services(), key, period)
+    abort(404)
+
+
+def _narrow() -> bool:
+    """`?narrow=1`: the chart drawn for a phone's width (the page asks for it below 40rem)."""
+    return request.args.get("narrow") == "1"
+
+
+def _language() -> str | None:
+    """`?lang=st`: one of the menu's languages, or None for all of them."""
+    lang = request.args.get("lang") or None
+    return lang if lang in current_app.extensions["ussd"].menu.languages else None
+
+
+def _languages() -> dict[str, str]:
+    """The menu's languages by name, for the drop-off map's filter."""
+    menu = current_app.extensions["ussd"].menu
+    return {code: figures.LANGUAGE_NAMES.get(code, code) for code in menu.languages}
+
+
+def _sections(keys: list[str]) -> list[tuple[str, list[str]]]:
+    """The index in the issue's three parts: returnees, reports, service health (in order)."""
+    parts = [
+        (t("stats.section_returnees"), "registrations-"),
+        (t("stats.section_reports"), "reports-"),
+        (t("stats.section_health"), ""),
+    ]
+    out: list[tuple[str, list[str]]] = [(name, []) for name, _ in parts]
+    for key in keys:
+        i = next(n for n, (_, prefix) in enumerate(parts) if key.startswith(prefix))
+        out[i][1].append(key)
+    return out
 
 
 @bp.get("/stats")
 @permission_required(Permission.STATS_READ)
 def stats_index() -> str:
-    days, period = _period()
+    days, _ = _period()
+    specs: dict[str, figures.Spec | figures.TimesSpec] = {**figures.SPECS, **figures.TIME_SPECS}
     audit_event("stats.list", record_type="stats", detail=f"days={days}")
     return render_template(
         "desk/stats_index.html",
-        specs=figures.SPECS,
+        specs=specs,
+        sections=_sections(list(specs)),
         days=days,
         periods=PERIODS,
         period_labels=_period_labels(),
-        ack=figures.acknowledgement_times(services(), period),
-        k_ack=K_TRAFFICKING,
     )
 
 
@@ -67,9 +100,11 @@ def _dropoff() -> tuple[str, bytes | str]:
     from ussd_app.stats import dropoff
 
     days, period = _period()
+    lang = _language()
     menu = current_app.extensions["ussd"].menu
-    counts = dropoff.drop_off_counts(services(), period.since, period.until)
-    subtitle = t("stats.dropoff_subtitle", days=PERIODS[days])
+    counts = dropoff.drop_off_counts(services(), period.since, period.until, language=lang)
+    which = _languages()[lang] if lang else t("stats.all_languages")
+    subtitle = t("stats.dropoff_subtitle", days=PERIODS[days], language=which)
     return days, dropoff.render_svg(dropoff.build_graph(menu), counts, subtitle=subtitle)
 
 
@@ -78,9 +113,16 @@ def _dropoff() -> tuple[str, bytes | str]:
 def stats_dropoff() -> str:
     """Which USSD screen loses people: the menu as a map, coloured by sessions that ended there."""
     days, _ = _period()
-    audit_event("stats.view", record_type="stats", record_ref="dropoff", detail=f"days={days}")
+    lang = _language()
+    detail = f"days={days}" + (f":lang={lang}" if lang else "")
+    audit_event("stats.view", record_type="stats", record_ref="dropoff", detail=detail)
     return render_template(
-        "desk/stats_dropoff.html", days=days, periods=PERIODS, period_labels=_period_labels()
+        "desk/stats_dropoff.html",
+        days=days,
+        periods=PERIODS,
+        period_labels=_period_labels(),
+        lang=lang or "",
+        languages=_languages(),
     )
 
 
@@ -91,7 +133,8 @@ def stats_dropoff_svg() -> Response:
     response = Response(svg_text, mimetype="image/svg+xml")
     if request.args.get("download"):
         audit_event("stats.export", record_type="stats", record_ref="dropoff", detail="format=svg")
-        response.headers["Content-Disposition"] = f'attachment; filename="dropoff-{days}d.svg"'
+        name = f"dropoff-{days}d" + (f"-{_language()}" if _language() else "")
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.svg"'
     return response
 
 
@@ -100,6 +143,15 @@ def stats_dropoff_svg() -> Response:
 def stats_figure(key: str) -> str:
     days, fig = _figure(key)
     audit_event("stats.view", record_type="stats", record_ref=key, detail=f"days={days}")
+    if isinstance(fig, figures.TimesFigure):
+        return render_template(
+            "desk/stats_times.html",
+            fig=fig,
+            days=days,
+            periods=PERIODS,
+            period_labels=_period_labels(),
+            duration=figures.format_hours,
+        )
     return render_template(
         "desk/stats_figure.html",
         fig=fig,
@@ -117,7 +169,7 @@ def stats_svg(key: str) -> Response:
         audit_event("stats.export", record_type="stats", record_ref=key, detail="format=svg")
     from ussd_app.stats import charts  # matplotlib: loaded on the first chart, not at start
 
-    response = Response(charts.svg(fig), mimetype="image/svg+xml")
+    response = Response(charts.svg(fig, narrow=_narrow()), mimetype="image/svg+xml")
     if request.args.get("download"):
         response.headers["Content-Disposition"] = f'attachment; filename="{key}-{days}d.svg"'
     return response
@@ -130,7 +182,7 @@ def stats_png(key: str) -> Response:
     audit_event("stats.export", record_type="stats", record_ref=key, detail="format=png")
     from ussd_app.stats import charts
 
-    response = Response(charts.png(fig), mimetype="image/png")
+    response = Response(charts.png(fig, narrow=_narrow()), mimetype="image/png")
     response.headers["Content-Disposition"] = f'attachment; filename="{key}-{days}d.png"'
     return response
 
@@ -144,13 +196,29 @@ def stats_csv(key: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     table = fig.table
+    if isinstance(fig, figures.TimesFigure):
+        writer.writerow([fig.row_title, *table.col_labels, t("stats.median"), t("stats.p90")])
+        for label, row, times in zip(table.row_labels, table.cells, fig.times, strict=True):
+            writer.writerow(
+                [
+                    label,
+                    *(table.text(v) for v in row),
+                    figures.format_hours(times.median),
+                    figures.format_hours(times.p90),
+                ]
+            )
+        return _csv_response(out.getvalue(), key, days)
     writer.writerow([fig.row_title or "", *table.col_labels, t("stats.total")])
     for label, row, total in zip(table.row_labels, table.cells, table.row_totals, strict=True):
         writer.writerow([label, *(table.text(v) for v in row), table.text(total)])
     writer.writerow(
         [t("stats.total"), *(table.text(v) for v in table.col_totals), table.text(table.total)]
     )
-    response = Response(out.getvalue(), mimetype="text/csv")
+    return _csv_response(out.getvalue(), key, days)
+
+
+def _csv_response(text: str, key: str, days: str) -> Response:
+    response = Response(text, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{key}-{days}d.csv"'
     return response
 

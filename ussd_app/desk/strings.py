@@ -260,9 +260,6 @@ EN: dict[str, str] = {
     ),
     "stats.chart_alt": "Chart: {title}",
     "stats.download": "Download:",
-    "stats.ack_title": "Time to acknowledgement (taken cases)",
-    "stats.partner": "Partner",
-    "stats.cases": "Cases",
     "stats.median": "Median",
     "stats.p90": "90th percentile",
     "stats.too_few": "Too few cases to show times",
@@ -270,9 +267,21 @@ EN: dict[str, str] = {
     "stats.dropoff_title": "USSD drop-off map: where sessions end",
     "stats.dropoff_about": (
         "Each box is a USSD screen, coloured by how many sessions ended there without finishing"
-        " (the gateway's end-of-session notices). Fewer than 5 are hidden."
+        " (the gateway's end-of-session notices). Fewer than 5 are hidden. Choose a language to"
+        " see only the sessions in it: the language the caller chose; a session that ended"
+        " before any choice counts under all languages only."
     ),
-    "stats.dropoff_subtitle": "Last {days} days, all languages",
+    "stats.dropoff_subtitle": "Last {days} days, {language}",
+    "stats.all_languages": "all languages",
+    "stats.section_returnees": "Returnees",
+    "stats.section_reports": "Trafficking reports",
+    "stats.section_health": "Service health",
+    "stats.language": "Language",
+    "stats.all_languages_option": "All languages",
+    "stats.times_about": (
+        "Times are shown only for a group whose size is shown: a group under {k} ({about}), "
+        "or one hidden so that totals give nothing away, shows no times."
+    ),
     "stats.htcds_title": (
         "Download: trafficking reports, one per row, de-identified (HTCDS fields, CSV)"
     ),

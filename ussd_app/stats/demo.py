@@ -4,6 +4,12 @@ and weeks, for trying the statistics pages and for their tests. Refused in produ
 Records are made through the real services (so they look exactly like real ones) and then
 back-dated; reports made here alert nobody (`NoDemoAlerts` stages nothing, and says so once),
 so a demo never floods partners' phones.
+
+The follow-up the statistics count is added after, back-dated the same way: some reports and
+registrations taken by a partner (an `acknowledged` case event, as the state machine writes
+it), referrals of returnees' needs at each stage (`returnees.referrals`), and end-of-session
+notifications, completed or abandoned, in Sesotho and English. These rows are written directly,
+as the state machine would have left them: a demo has no partner contact to act through SMS.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ import dataclasses
 import datetime as dt
 import logging
 import random
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from ussd_app.cases.models import CaseEvent
 from ussd_app.codes import (
     AGE_BAND,
     BORDER_POSTS,
@@ -33,10 +41,14 @@ from ussd_app.codes import (
 )
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork, utcnow
+from ussd_app.partners.models import Partner
 from ussd_app.reports.intake import submit_report
 from ussd_app.reports.models import TraffickingReport
 from ussd_app.returnees.models import Registration
+from ussd_app.returnees.referrals import Referral
 from ussd_app.returnees.registrations import register_returnee
+from ussd_app.ussd.models import UssdSessionEvent
+from ussd_app.ussd.session_events import session_event_id
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +130,132 @@ def seed(
         _backdate(
             services, TraffickingReport, ref, now - dt.timedelta(days=rng.uniform(0, 7 * weeks))
         )
+    _follow_up(services, random.Random(seed * 7919 + 1), now)
     log.info("demo data: %s registrations, %s reports", registrations, reports)
     return Seeded(registrations, reports)
+
+
+# Where an abandoned demo session ended (never reg_consent: the browser test dials its own).
+ABANDON_SCREENS = ("language", "main", "reg_district", "reg_needs", "report_where", "report_flags")
+# A referral's stage and how likely the demo makes it.
+REFERRAL_STAGES = {"referred": 3, "accepted": 2, "delivered": 4, "declined": 1, "unreachable": 1}
+REPORT_TAKERS = ("lmps-atu-desk", "lmps-maseru-bridge")
+REGISTRATION_TAKERS = ("iom-lesotho", "skillshare-lesotho", "mwa-lesotho")
+ACK_HOURS = {"P1": 0.5, "P2": 6.0, "P3": 30.0}  # typical time to take a report, by priority
+
+
+def _follow_up(services: Services, rng: random.Random, now: dt.datetime) -> None:
+    """Partners taking cases, referrals and USSD sessions for the records just seeded."""
+    with services.uow() as uow:
+        codes = list(uow.session.scalars(select(Partner.code).order_by(Partner.code)))
+        # Reports are taken by the police desks that get most (as routing would send them);
+        # registrations by the reintegration partners, else by anyone.
+        police = [c for c in REPORT_TAKERS if c in codes] or codes
+        helpers = [c for c in REGISTRATION_TAKERS if c in codes] or codes
+        regs = list(
+            uow.session.scalars(
+                select(Registration).where(Registration.status == "new").order_by(Registration.id)
+            )
+        )
+        for reg in regs:
+            if rng.random() < 0.3:
+                continue  # not taken yet
+            taken = min(now, reg.created_at + dt.timedelta(hours=rng.uniform(0.5, 96)))
+            partner = rng.choice(helpers) if helpers else None
+            reg.status, reg.holder_partner_code = "contacted", partner
+            uow.session.add(
+                CaseEvent(
+                    registration_id=reg.id,
+                    action="acknowledged",
+                    channel="sms",
+                    partner_code=partner,
+                    created_at=taken,
+                )
+            )
+            for need in reg.needs or []:
+                if rng.random() < 0.35:
+                    continue  # not referred yet
+                _refer(uow, rng, reg, need, taken, now)
+        reports = list(
+            uow.session.scalars(
+                select(TraffickingReport)
+                .where(TraffickingReport.acknowledged_at.is_(None))
+                .order_by(TraffickingReport.id)
+            )
+        )
+        for report in reports:
+            if rng.random() < 0.3 or not police:
+                continue
+            hours = rng.expovariate(1 / ACK_HOURS.get(report.priority, 12.0))
+            taken = min(now, report.created_at + dt.timedelta(hours=hours))
+            partner = rng.choice(police)
+            report.status, report.acknowledged_at = "acknowledged", taken
+            report.holder_partner_code = partner
+            uow.session.add(
+                CaseEvent(
+                    report_id=report.id,
+                    action="acknowledged",
+                    channel="sms",
+                    partner_code=partner,
+                    created_at=taken,
+                )
+            )
+        _sessions(services, uow, rng, len(regs), len(reports), now)
+        uow.commit()
+
+
+def _refer(
+    uow: UnitOfWork,
+    rng: random.Random,
+    reg: Registration,
+    need: str,
+    taken: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    stage = rng.choices(list(REFERRAL_STAGES), weights=list(REFERRAL_STAGES.values()))[0]
+    referred = min(now, taken + dt.timedelta(days=rng.uniform(0.2, 10)))
+    later = min(now, referred + dt.timedelta(days=rng.uniform(1, 30)))
+    reg.status = "referred"
+    uow.session.add(
+        Referral(
+            registration_id=reg.id,
+            need=need,
+            service="Demo service",
+            status=stage,
+            referred_at=referred,
+            accepted_at=later if stage in ("accepted", "delivered") else None,
+            ended_at=later if stage in ("delivered", "declined", "unreachable") else None,
+            created_at=referred,
+            updated_at=later,
+        )
+    )
+
+
+def _sessions(
+    services: Services,
+    uow: UnitOfWork,
+    rng: random.Random,
+    registrations: int,
+    reports: int,
+    now: dt.datetime,
+) -> None:
+    """One completed session per record and about a third as many abandoned, over the weeks."""
+    done = ["reg_done"] * registrations + ["report_done"] * reports
+    abandoned = [rng.choice(ABANDON_SCREENS) for _ in range((registrations + reports) // 3)]
+    start = min((r.created_at for r in uow.session.scalars(select(Registration))), default=now)
+    for n, screen in enumerate(done + abandoned):
+        status = "Success" if n < len(done) else rng.choice(["Incomplete", "Incomplete", "Failed"])
+        language = None if screen == "language" else rng.choice(["st", "st", "en"])
+        uow.session.add(
+            UssdSessionEvent(
+                session_id=session_event_id(services, f"demo-{uuid.uuid4().hex}"),
+                status=status,
+                hops=rng.randint(2, 12),
+                last_screen=screen,
+                language=language,
+                received_at=start + (now - start) * rng.random(),
+            )
+        )
 
 
 def _backdate(

@@ -16,10 +16,15 @@ offices do) until no hidden value can be worked out from what is shown:
 
 Tables are small (districts x weeks), so the exact check is cheap. `protect` returns the table
 with each cell either its value or `None` (hidden), and `render` turns that into text.
+
+Times (median and 90th percentile of a group) go through `durations`: they are given only for a
+group whose size the protected count table shows, so a hidden group's times are hidden too.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -96,6 +101,29 @@ def protect_counts(counts: dict[str, int], k: int) -> tuple[dict[str, int | None
     labels = list(counts)
     table = protect([[counts[label]] for label in labels], k, labels, ["count"])
     return {label: table.cells[i][0] for i, label in enumerate(labels)}, table.total
+
+
+@dataclass(frozen=True)
+class Durations:
+    """How long one group took: its size, median and 90th percentile (hours); all three None
+    when the group's size is hidden, so a time never speaks for fewer than k people."""
+
+    count: int | None
+    median: float | None
+    p90: float | None
+
+
+def durations(hours: Sequence[float], shown_count: int | None) -> Durations:
+    """The median and 90th percentile (nearest rank) of `hours`, only when the protected table
+    shows the group's size (`shown_count`, the cell `protect` left visible for it; None when
+    hidden). A hidden group, or an empty one, gives no times."""
+    if shown_count is None or shown_count == 0 or not hours:
+        return Durations(shown_count, None, None)
+    if shown_count != len(hours):
+        raise ValueError("the shown count is not the size of the group")
+    ordered = sorted(hours)
+    p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+    return Durations(shown_count, statistics.median(ordered), p90)
 
 
 def _with_margins(counts: Sequence[Sequence[int]]) -> list[list[int]]:

@@ -17,9 +17,10 @@ statistics pages draw their charts with it too, and it writes both SVG (text kep
 the file stays small and searchable) and PNG from one figure. The layout is ours: breadth-first
 layers are all a menu needs, so no graph-layout library is pulled in.
 
-The session's language is not recorded with the end-of-session notification (the gateway does
-not send it and `ussd_session_events` has no column for it), so `LANGUAGE_RECORDED` is False and
-`drop_off_counts(..., language=...)` counts every language; the map says so.
+The gateway does not send the session's language; `ussd.session_events` records it with each
+end-of-session notification (the language the caller chose), so `drop_off_counts(...,
+language="st")` counts the sessions in one language. Sessions stored before that, or that ended
+before any choice, have none: they count under "all languages" only.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from ussd_app.menu.model import RESUME_SCREEN, Menu, Screen
 from ussd_app.stats.disclosure import K_REGISTRATIONS, protect_counts
 from ussd_app.ussd.models import UssdSessionEvent
 
-LANGUAGE_RECORDED = False  # ussd_session_events has no language column (see module docstring)
+LANGUAGE_RECORDED = True  # ussd_session_events.language (see module docstring)
 
 # Keys of `drop_off_counts` that are not screens of the menu.
 RESUMED = RESUME_SCREEN  # the "Welcome back: Continue / Start again" screen
@@ -261,12 +262,11 @@ def drop_off_counts(
     """Sessions that ended without completing (status not Success: Incomplete or Failed),
     received in [since, until), per screen id they ended on (see `screen_for_label`).
 
-    `language` is accepted for the statistics pages' filter, but the session's language is not
-    recorded (`LANGUAGE_RECORDED` is False), so every language is counted whatever it is.
+    `language` (a code such as "st") counts only the sessions recorded in that language; None
+    counts every session, whatever its language (or none recorded).
     These are raw counts: pass them to `render_svg`, which protects them, or through
     `disclosure.protect_counts` before showing them anywhere else.
     """
-    del language  # not recorded: see LANGUAGE_RECORDED
     if since.tzinfo is None or until.tzinfo is None:
         raise ValueError("since and until must be timezone-aware")
     event = UssdSessionEvent
@@ -276,6 +276,8 @@ def drop_off_counts(
         .where(event.received_at >= since, event.received_at < until)
         .group_by(event.last_screen)
     )
+    if language is not None:
+        query = query.where(event.language == language)
     counts: dict[str, int] = {}
     with services.uow() as uow:
         for label, n in uow.session.execute(query).all():
@@ -493,7 +495,7 @@ def figure(
 
     total = f"<{k}" if shown.total is None else str(shown.total)
     ax.text(MARGIN, MARGIN + 0.25, title, fontsize=15, fontweight="bold", va="center")
-    note = subtitle or "All languages (the session's language is not recorded)"
+    note = subtitle or "All languages"
     ax.text(
         MARGIN,
         MARGIN + 0.62,

@@ -9,7 +9,6 @@ is hidden with its complements. Nothing here returns a record; analysts see only
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ussd_app.cases import labels
+from ussd_app.cases.models import CaseEvent
 from ussd_app.codes import (
     BORDER_POSTS,
     CAME_FROM,
@@ -29,7 +29,15 @@ from ussd_app.container import Services
 from ussd_app.messaging.models import OutboundSms
 from ussd_app.reports.models import TraffickingReport
 from ussd_app.returnees.models import Registration
-from ussd_app.stats.disclosure import K_REGISTRATIONS, K_TRAFFICKING, ProtectedTable, protect
+from ussd_app.returnees.referrals import Referral
+from ussd_app.stats.disclosure import (
+    K_REGISTRATIONS,
+    K_TRAFFICKING,
+    Durations,
+    ProtectedTable,
+    durations,
+    protect,
+)
 from ussd_app.ussd.models import UssdSessionEvent
 
 NOT_GIVEN = "Not given"
@@ -271,30 +279,120 @@ def sms_by_day(services: Services, period: Period) -> tuple[list[str], list[str]
     return days, cols, _crosstab(pairs, days, cols)
 
 
+FLOWS = ("Registration", "Report", "Check a reference", "Menus and other")
+SESSION_COLUMNS = ["Completed", "Abandoned"]
+# The menu's languages, in the menu's order, by name; a session with none recorded is either
+# older than the column or ended before the caller chose a language.
+LANGUAGE_NAMES = {"st": "Sesotho", "en": "English"}
+NO_LANGUAGE = "Language not chosen"
+
+
+def _flow(screen: str | None) -> str:
+    """The flow a session ended in, from its last screen's id (the flows' prefixes)."""
+    screen = screen or ""
+    if screen.startswith("reg"):
+        return "Registration"
+    if screen.startswith("report"):
+        return "Report"
+    if screen.startswith("check"):
+        return "Check a reference"
+    return "Menus and other"
+
+
+def _session_rows(services: Services, period: Period) -> list[tuple[str, str | None, str | None]]:
+    """(status, last screen, language) of every session that ended in the period."""
+    with services.uow() as uow:
+        return [
+            (status, screen, lang)
+            for status, screen, lang in uow.session.execute(
+                select(
+                    UssdSessionEvent.status,
+                    UssdSessionEvent.last_screen,
+                    UssdSessionEvent.language,
+                ).where(
+                    UssdSessionEvent.received_at >= period.since,
+                    UssdSessionEvent.received_at < period.until,
+                )
+            ).all()
+        ]
+
+
+def _ending(status: str) -> str:
+    return "Completed" if status.lower() == "success" else "Abandoned"
+
+
 def sessions_by_flow(
     services: Services, period: Period
 ) -> tuple[list[str], list[str], list[list[int]]]:
+    pairs = [(_flow(s), _ending(st)) for st, s, _ in _session_rows(services, period)]
+    rows = list(FLOWS)
+    return rows, SESSION_COLUMNS, _crosstab(pairs, rows, SESSION_COLUMNS)
+
+
+def language_name(code: str | None) -> str:
+    if code is None:
+        return NO_LANGUAGE
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def sessions_by_flow_language(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    """Completed and abandoned sessions per flow and language: one row per (flow, language)
+    so the table stays two columns wide on a phone."""
+    sessions = _session_rows(services, period)
+    languages = [*LANGUAGE_NAMES.values()]
+    languages += sorted({language_name(lang) for *_, lang in sessions} - {*languages, NO_LANGUAGE})
+    languages.append(NO_LANGUAGE)
+    rows = [f"{flow}, {lang}" for flow in FLOWS for lang in languages]
+    pairs = [(f"{_flow(s)}, {language_name(lang)}", _ending(st)) for st, s, lang in sessions]
+    return rows, SESSION_COLUMNS, _crosstab(pairs, rows, SESSION_COLUMNS)
+
+
+# A referral's status as the statistics name it; "none" is a need named but not referred yet.
+REFERRAL_WORDS = {
+    "none": "Not referred yet",
+    "referred": "Referred, no answer yet",
+    "accepted": "Accepted",
+    "delivered": "Service delivered",
+    "declined": "Declined",
+    "unreachable": "Could not reach",
+}
+
+
+def registrations_referrals(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    """Every need named by a returnee who registered in the period, by where its referral has
+    got to now (`returnees.referrals`: referred, accepted, delivered, declined, unreachable),
+    or "not referred yet"."""
     with services.uow() as uow:
-        rows_db = uow.session.execute(
-            select(UssdSessionEvent.status, UssdSessionEvent.last_screen).where(
-                UssdSessionEvent.received_at >= period.since,
-                UssdSessionEvent.received_at < period.until,
+        regs = uow.session.execute(
+            select(Registration.id, Registration.needs).where(
+                Registration.created_at >= period.since,
+                Registration.created_at < period.until,
             )
         ).all()
-
-    def flow(screen: str | None) -> str:
-        screen = screen or ""
-        if screen.startswith("reg"):
-            return "Registration"
-        if screen.startswith("report"):
-            return "Report"
-        if screen.startswith("check"):
-            return "Check a reference"
-        return "Menus and other"
-
-    cols = ["Completed", "Abandoned"]
-    pairs = [(flow(s), "Completed" if st == "Success" else "Abandoned") for st, s in rows_db]
-    rows = ["Registration", "Report", "Check a reference", "Menus and other"]
+        status = {
+            (reg_id, need): st
+            for reg_id, need, st in uow.session.execute(
+                select(Referral.registration_id, Referral.need, Referral.status)
+                .join(Registration, Registration.id == Referral.registration_id)
+                .where(
+                    Registration.created_at >= period.since,
+                    Registration.created_at < period.until,
+                )
+            ).all()
+        }
+    pairs = []
+    for reg_id, needs in regs:
+        named = set(needs or []) | {need for (rid, need) in status if rid == reg_id}
+        for need in sorted(named):
+            word = REFERRAL_WORDS[status.get((reg_id, need), "none")]
+            pairs.append((labels.NEED_SHORT.get(need, need), word))
+    rows = [labels.NEED_SHORT[n] for n in NEEDS]
+    rows += sorted({r for r, _ in pairs} - set(rows))
+    cols = list(REFERRAL_WORDS.values())
     return rows, cols, _crosstab(pairs, rows, cols)
 
 
@@ -389,6 +487,14 @@ SPECS: dict[str, Spec] = {
         "",
         registrations_needs,
     ),
+    "registrations-referrals": Spec(
+        "Referral outcomes per need (where each referral has got to)",
+        "needs of registrations",
+        K_REGISTRATIONS,
+        "Need",
+        "Outcome",
+        registrations_referrals,
+    ),
     "sms-alerts": Spec(
         "SMS alerts per day: sent, delivered, failed, rerouted",
         "alerts about trafficking reports",
@@ -404,6 +510,15 @@ SPECS: dict[str, Spec] = {
         "Flow",
         "",
         sessions_by_flow,
+    ),
+    # k = 11: split by language, the report flow's cells come close to single reports.
+    "ussd-sessions-language": Spec(
+        "USSD sessions completed and abandoned, by flow and language",
+        "USSD sessions",
+        K_TRAFFICKING,
+        "Flow, language",
+        "",
+        sessions_by_flow_language,
     ),
 }
 
@@ -446,17 +561,100 @@ def build(services: Services, key: str, period: Period) -> Figure:
     return Figure(key, spec.title, spec.about, spec.row_title, spec.col_title, table)
 
 
+# -- times: how long something took, per group -------------------------------------------------
+
+
 @dataclass(frozen=True)
-class AckTimes:
-    partner: str
-    priority: str
-    cases: int | None  # None: fewer than k (then no times are shown either)
-    median_minutes: float | None
-    p90_minutes: float | None
+class TimesFigure:
+    """Median and 90th percentile of a duration per group, with the groups' sizes.
+
+    `table` holds the sizes (and, where it means something, those not there yet), protected
+    like any count table; a group's times are given only when `table` shows its size.
+    """
+
+    key: str
+    title: str
+    about: str
+    row_title: str
+    note: str  # what is measured, from when to when, in plain words
+    table: ProtectedTable
+    times: tuple[Durations, ...]  # one per row of `table`; hours
+
+    @property
+    def k(self) -> int:
+        return self.table.k
 
 
-def acknowledgement_times(services: Services, period: Period) -> list[AckTimes]:
-    """Time from report to acknowledgement per partner and priority; shown only for >= k cases."""
+@dataclass(frozen=True)
+class TimesSpec:
+    title: str
+    about: str
+    k: int
+    row_title: str
+    note: str
+    count_cols: tuple[str, ...]  # the first column is the group whose times are measured
+    build: Callable[[Services, Period], list[tuple[str, list[float], list[int]]]]
+
+
+def _hours(start: dt.datetime, end: dt.datetime) -> float:
+    return max(0.0, (end - start).total_seconds() / 3600)
+
+
+def registration_times(
+    services: Services, period: Period
+) -> list[tuple[str, list[float], list[int]]]:
+    """Returnees who registered in the period: hours to first contact and to the first service
+    delivered, with how many have not got there yet.
+
+    First contact is the first time a partner took the registration (the case event
+    `acknowledged`, which moves it from "new" to "contacted": the partner is in touch). Service
+    delivered is the first referral of any of the person's needs marked delivered
+    (`Referral.ended_at`)."""
+    with services.uow() as uow:
+        created = dict(
+            uow.session.execute(
+                select(Registration.id, Registration.created_at).where(
+                    Registration.created_at >= period.since,
+                    Registration.created_at < period.until,
+                )
+            ).all()
+        )
+        contact: dict[int, dt.datetime] = {}
+        for reg_id, at in uow.session.execute(
+            select(CaseEvent.registration_id, CaseEvent.created_at)
+            .join(Registration, Registration.id == CaseEvent.registration_id)
+            .where(
+                CaseEvent.action == "acknowledged",
+                Registration.created_at >= period.since,
+                Registration.created_at < period.until,
+            )
+        ).all():
+            if reg_id is not None and (reg_id not in contact or at < contact[reg_id]):
+                contact[reg_id] = at
+        delivered: dict[int, dt.datetime] = {}
+        for reg_id, ended in uow.session.execute(
+            select(Referral.registration_id, Referral.ended_at)
+            .join(Registration, Registration.id == Referral.registration_id)
+            .where(
+                Referral.status == "delivered",
+                Registration.created_at >= period.since,
+                Registration.created_at < period.until,
+            )
+        ).all():
+            if ended is not None and (reg_id not in delivered or ended < delivered[reg_id]):
+                delivered[reg_id] = ended
+    out = []
+    for label, reached in (("First contact", contact), ("First service delivered", delivered)):
+        hours = [_hours(created[i], at) for i, at in reached.items() if i in created]
+        out.append((label, hours, [len(hours), len(created) - len(hours)]))
+    return out
+
+
+def acknowledgement_times(
+    services: Services, period: Period
+) -> list[tuple[str, list[float], list[int]]]:
+    """Reports made in the period and taken: hours from the report to its acknowledgement,
+    per partner that holds it and priority."""
     from ussd_app.partners.models import Partner
 
     with services.uow() as uow:
@@ -473,18 +671,84 @@ def acknowledgement_times(services: Services, period: Period) -> list[AckTimes]:
             )
         ).all()
         names = dict(uow.session.execute(select(Partner.code, Partner.name)).all())
-    groups: dict[tuple[str, str], list[float]] = {}
+    groups: dict[str, list[float]] = {}
     for code, priority, created, acked in rows_db:
         if acked is None:
             continue
-        minutes = (acked - created).total_seconds() / 60
-        groups.setdefault((names.get(code or "", "Unknown"), priority), []).append(minutes)
-    out = []
-    for (partner, priority), values in sorted(groups.items()):
-        if len(values) < K_TRAFFICKING:
-            out.append(AckTimes(partner, priority, None, None, None))
-            continue
-        values.sort()
-        p90 = values[max(0, round(0.9 * len(values)) - 1)]
-        out.append(AckTimes(partner, priority, len(values), statistics.median(values), p90))
-    return out
+        label = f"{names.get(code or '', 'Unknown')}, {priority}"
+        groups.setdefault(label, []).append(_hours(created, acked))
+    return [(label, hours, [len(hours)]) for label, hours in sorted(groups.items())]
+
+
+TIME_SPECS: dict[str, TimesSpec] = {
+    "registrations-times": TimesSpec(
+        "Time from registration to first contact and to service delivered",
+        "registrations",
+        K_REGISTRATIONS,
+        "Step",
+        "For returnees who registered in the period. First contact: the first time a partner "
+        "took the registration (it moves from new to contacted: the partner is in touch). "
+        "Service delivered: the first of the person's referrals marked service delivered. "
+        "Not yet: registered in the period but not at that step today.",
+        ("Reached", "Not yet"),
+        registration_times,
+    ),
+    "reports-ack-times": TimesSpec(
+        "Time to acknowledgement per partner and priority",
+        "trafficking reports",
+        K_TRAFFICKING,
+        "Partner, priority",
+        "For reports made in the period that a partner has taken: from the report to the "
+        "partner's acknowledgement (by SMS or on the desk).",
+        ("Acknowledged",),
+        acknowledgement_times,
+    ),
+}
+
+
+def build_times(services: Services, key: str, period: Period) -> TimesFigure:
+    """The protected times figure `key` for `period` (KeyError for an unknown key)."""
+    spec = TIME_SPECS[key]
+    groups = spec.build(services, period)
+    if not groups:
+        groups = [("No data", [], [0] * len(spec.count_cols))]
+    labels_ = [label for label, _, _ in groups]
+    if len(spec.count_cols) == 1:
+        # The groups split one set (reports taken): protected together, as one column.
+        table = protect([counts for _, _, counts in groups], spec.k, labels_, spec.count_cols)
+    else:
+        # Each row splits the same cohort (reached, not yet): a one-way table of its own, so
+        # no meaningless column total ("reached contact + reached service") hides more.
+        table = _rowwise(groups, spec)
+    times = tuple(durations(hours, table.cells[r][0]) for r, (_, hours, _) in enumerate(groups))
+    return TimesFigure(key, spec.title, spec.about, spec.row_title, spec.note, table, times)
+
+
+def _rowwise(groups: list[tuple[str, list[float], list[int]]], spec: TimesSpec) -> ProtectedTable:
+    """Protect each row as its own one-way table and put them side by side (no column totals:
+    the page shows none)."""
+    cells, totals = [], []
+    for _, _, counts in groups:
+        one = protect([[v] for v in counts], spec.k, None, ["count"])
+        cells.append(tuple(row[0] for row in one.cells))
+        totals.append(one.total)
+    return ProtectedTable(
+        row_labels=tuple(label for label, _, _ in groups),
+        col_labels=spec.count_cols,
+        cells=tuple(cells),
+        row_totals=tuple(totals),
+        col_totals=tuple(None for _ in spec.count_cols),
+        total=None,
+        k=spec.k,
+    )
+
+
+def format_hours(hours: float | None) -> str:
+    """A duration as staff read it: minutes under an hour, hours under two days, else days."""
+    if hours is None:
+        return ""
+    if hours < 1:
+        return f"{round(hours * 60)} min"
+    if hours < 48:
+        return f"{hours:.1f} hours"
+    return f"{hours / 24:.1f} days"

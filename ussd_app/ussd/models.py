@@ -21,7 +21,8 @@ class UssdSessionEvent(Base):
     Only what analytics need is kept. The caller's typed `input` and our `lastAppResponse` are
     never stored (they can hold sensitive answers). `session_id` holds a keyed digest of the
     gateway's id (`session_events.session_event_id`), unique so a repeated notification is a
-    no-op. `phone_hash` is set only for registration sessions and erased after 30 days.
+    no-op. `phone_hash` is set only for registration sessions and erased after 30 days; `language`
+    is a language code only, kept for every session (it says nothing of who called).
     """
 
     __tablename__ = "ussd_session_events"
@@ -36,6 +37,9 @@ class UssdSessionEvent(Base):
     service_code: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(String(ERROR_MESSAGE_LEN))
     phone_hash: Mapped[str | None] = mapped_column(String(PHONE_HASH_LEN))
+    # The language the caller had chosen (`session_events.session_language`); None when the
+    # session ended before any choice, or was stored before the column existed.
+    language: Mapped[str | None] = mapped_column(String(LANGUAGE_LEN))
     received_at: Mapped[dt.datetime] = mapped_column(TZDateTime(), default=utcnow, index=True)
 
     def __repr__(self) -> str:

@@ -7,6 +7,11 @@ ignore a repeated notification), so the row cannot be matched to a report (whose
 is a digest under another purpose) or to the gateway's own logs. The number is kept, as its
 phone hash, only for a session that ended in the registration flow (screens `reg_*`), and only
 for `retention_policy.SESSION_EVENT_PHONE`: a session that reported anything never has it.
+
+The gateway does not send the session's language, so it is looked up when the notification
+arrives (`session_language`): the language the caller chose, which the hop service remembers for
+the phone (`ussd.preferences`) the moment `SessionState.lang` is set by a choice. Only the
+language code is stored; the phone is hashed for the look-up and forgotten.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from ussd_app import digests
 from ussd_app.container import Services
 from ussd_app.phones import InvalidPhoneNumber
 from ussd_app.records import UniqueConflict, flush_or_conflict
+from ussd_app.ussd import preferences
 from ussd_app.ussd.models import (
     ERROR_MESSAGE_LEN,
     LAST_SCREEN_LEN,
@@ -61,6 +67,22 @@ def _last_screen(hops_metadata: str | None) -> str | None:
     return labels[-1][:LAST_SCREEN_LEN] if labels else None
 
 
+def session_language(services: Services, raw_phone: str) -> str | None:
+    """The language the session ran in: the one its caller chose, remembered for the phone.
+
+    A caller who has not chosen one is shown the language screen first, and choosing writes the
+    preference before the next screen is shown; a later change of language in the session
+    updates it too. So the preference at the end of a session is the session state's language.
+    None when nothing was chosen (the session ended on the language screen, or a direct dial
+    by a phone that never chose) or the number is unusable.
+    """
+    try:
+        phone_hash = services.hash_phone(services.normalise_phone(raw_phone))
+    except InvalidPhoneNumber:
+        return None
+    return preferences.language_for_hash(services, phone_hash)
+
+
 def session_event_id(services: Services, session_id: str) -> str:
     """What the row stores for the gateway's session id: a keyed digest (its own purpose)."""
     return digests.keyed_digest(services.settings.phone_hash_key, digests.SESSION_EVENT, session_id)
@@ -86,6 +108,7 @@ def record_session_end(services: Services, form: Mapping[str, str]) -> bool:
     last_screen = _last_screen(form.get("hopsMetadata"))
     phone_hash: str | None = None
     raw_phone = (form.get("phoneNumber") or "").strip()
+    language = session_language(services, raw_phone) if raw_phone else None
     if raw_phone and (last_screen or "").startswith(REGISTRATION_SCREENS):
         try:
             phone_hash = services.hash_phone(services.normalise_phone(raw_phone))
@@ -103,6 +126,7 @@ def record_session_end(services: Services, form: Mapping[str, str]) -> bool:
         service_code=_text(form, "serviceCode", 32),
         error_message=_text(form, "errorMessage", ERROR_MESSAGE_LEN),
         phone_hash=phone_hash,
+        language=language,
     )
     try:
         with services.uow() as uow:
@@ -115,5 +139,5 @@ def record_session_end(services: Services, form: Mapping[str, str]) -> bool:
             uow.commit()
     except UniqueConflict:
         return False  # the same notification, delivered twice at once
-    log.info("ussd session ended status=%s hops=%s", status, event.hops)
+    log.info("ussd session ended status=%s hops=%s lang=%s", status, event.hops, language)
     return True
