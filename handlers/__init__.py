@@ -30,6 +30,15 @@ class HandlerContext:
     channel: str = "ussd"
 
 
+class LimitReached(Exception):
+    """Raised by a handler, before it stores anything, when the caller is over a rate limit:
+    the hop ends with the system message `message` (menus.yaml `messages:`) in their language."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 HandlerFn = Callable[[HandlerContext], HandlerResult]
 REGISTRY: dict[str, HandlerFn] = {}
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from handlers import HandlerContext, handler
+from handlers import HandlerContext, LimitReached, handler
 from ussd_app.cases.lookups import find_reference, status_label
 from ussd_app.menu.types import HandlerResult
+from ussd_app.rate_limits import phone_key
 from ussd_app.reports.intake import submit_report
 
 
@@ -24,7 +25,13 @@ def submit(ctx: HandlerContext) -> HandlerResult:
 
 @handler("check_reference")
 def check(ctx: HandlerContext) -> HandlerResult:
-    """Look up the reference the caller typed; outcome "not_found" when there is none."""
+    """Look up the reference the caller typed; outcome "not_found" when there is none.
+
+    Limited per phone (REFERENCE_CHECK_LIMIT, shared with SMS STATUS): guessing references is
+    slowed. Per gateway session the menu allows one check (its result ends the session)."""
+    key = phone_key(ctx.services.settings.phone_hash_key, ctx.phone)
+    if not ctx.services.limits.allow("reference_checks", key):
+        raise LimitReached("limit_checks")
     found = find_reference(ctx.services, str(ctx.answers.get("reference") or ""), phone=ctx.phone)
     if found is None:
         return HandlerResult(outcome="not_found")

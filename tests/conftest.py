@@ -20,6 +20,7 @@ from ussd_app.config import Settings
 from ussd_app.container import Services
 from ussd_app.crypto import Cipher
 from ussd_app.db import make_engine, make_session_factory
+from ussd_app.rate_limits import OpenLimits
 
 TEST_DATA_KEY = "x4Cj1wYBEgLCXvLZ0bKc4XoA8v0m8kq9bqJ2kXo1Jm4="
 TEST_PHONE_HASH_KEY = "test-phone-hash-key"
@@ -108,6 +109,7 @@ def services(settings: Settings, clean_db: Engine) -> Services:
         alerts=NoAlerts(),
         enqueuer=RecordingEnqueuer(),
         sms_events=QuietSmsObserver(),
+        limits=OpenLimits(),
     )
 
 

@@ -16,13 +16,14 @@ from sqlalchemy import Engine
 import handlers
 from ussd_app.cases.alerts import CaseSmsObserver, ReportAlerts
 from ussd_app.config import Settings
-from ussd_app.container import Enqueuer, MissingCollaborator, Services
+from ussd_app.container import Enqueuer, Limiter, MissingCollaborator, Services
 from ussd_app.crypto import Cipher
 from ussd_app.db import make_engine, make_session_factory
 from ussd_app.menu.loader import load_menu
 from ussd_app.menu.model import Menu
 from ussd_app.messaging.backends.base import SmsSender, make_sms_sender
 from ussd_app.messaging.queues import Dispatcher
+from ussd_app.rate_limits import OpenLimits, RateLimits
 from ussd_app.ussd.hops import HopService
 from ussd_app.ussd.session_store import SessionStore
 
@@ -88,12 +89,16 @@ def prepare_settings(settings: Settings) -> Settings:
 
 
 def build_services(
-    settings: Settings, enqueuer: Enqueuer, *, for_worker: bool = False
+    settings: Settings,
+    enqueuer: Enqueuer,
+    *,
+    for_worker: bool = False,
+    limits: Limiter | None = None,
 ) -> tuple[Services, Engine]:
     """The database-backed service layer with the real alert path and `enqueuer`.
 
     Operator commands that have no Redis pass `LeaveForSweeper()`: rows they stage are sent by
-    the sweeper, and the command says so.
+    the sweeper, and the command says so; they have no rate limits either (`OpenLimits`).
     """
     engine = make_engine(settings.resolved_database_url, for_worker=for_worker)
     services = Services(
@@ -103,6 +108,7 @@ def build_services(
         alerts=ReportAlerts(),
         enqueuer=enqueuer,
         sms_events=CaseSmsObserver(),
+        limits=limits if limits is not None else OpenLimits(),
     )
     return services, engine
 
@@ -116,7 +122,8 @@ def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
         redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
     )
     dispatcher = Dispatcher(conn, settings.sms_retry_delays)
-    services, engine = build_services(settings, dispatcher, for_worker=for_worker)
+    limits = RateLimits(conn, settings.rate_limits)
+    services, engine = build_services(settings, dispatcher, for_worker=for_worker, limits=limits)
     store = SessionStore(
         conn,
         services.cipher,

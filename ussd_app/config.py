@@ -86,6 +86,31 @@ def fernet_key_problem(key: str) -> str | None:
     return None
 
 
+# A limit's name -> its environment variable (for the messages of a refused setting).
+LIMIT_VARS = {
+    "sms_replies": "SMS_REPLY_LIMIT",
+    "reports": "REPORT_LIMIT",
+    "ussd_starts": "USSD_START_LIMIT",
+    "ussd_phone_hops": "USSD_PHONE_HOP_LIMIT",
+    "ussd_session_hops": "USSD_SESSION_HOP_LIMIT",
+    "reference_checks": "REFERENCE_CHECK_LIMIT",
+    "webhook_address": "WEBHOOK_ADDRESS_LIMIT",
+}
+
+
+def limit_problem(value: str) -> str | None:
+    """Why `value` is not a single rate limit in `limits` notation ("5 per hour"), or None."""
+    from limits import parse_many
+
+    try:
+        items = parse_many(value)
+    except ValueError:
+        return f"{value!r} is not a limit such as '5 per hour'"
+    if len(items) != 1 or items[0].amount < 1:
+        return f"{value!r} must be one limit of at least 1, such as '5 per hour'"
+    return None
+
+
 def _bool(value: str) -> bool:
     if value.strip().lower() in ("1", "true", "yes", "on"):
         return True
@@ -164,6 +189,28 @@ class Settings:
     # SMS replies per sender (STATUS, HELP, unknown words, report thanks): beyond it the command
     # is still handled (a REPORT is filed and alerted) but no reply is sent (issue 8, item 5).
     sms_reply_limit: str = "20 per hour"
+    # Limits and flags (issue 8, item 5; README "Limits and floods"), `limits` notation
+    # ("5 per hour", "600/minute"). Reports beyond REPORT_LIMIT are stored and flagged as a
+    # possible flood, never refused; USSD limits never cut a caller in a report flow.
+    report_limit: str = "5 per hour"  # new reports per phone, USSD and SMS together
+    ussd_start_limit: str = "40 per hour"  # new USSD sessions per phone
+    ussd_phone_hop_limit: str = "600 per hour"  # USSD hops per phone
+    ussd_session_hop_limit: str = "100 per 10 minutes"  # USSD hops per gateway session
+    reference_check_limit: str = "10 per hour"  # reference checks per phone, USSD and SMS
+    webhook_address_limit: str = "1200 per minute"  # gateway callbacks per client address
+
+    @property
+    def rate_limits(self) -> dict[str, str]:
+        """Every named rate limit (`ussd_app.rate_limits.RateLimits`), by its name."""
+        return {
+            "sms_replies": self.sms_reply_limit,
+            "reports": self.report_limit,
+            "ussd_starts": self.ussd_start_limit,
+            "ussd_phone_hops": self.ussd_phone_hop_limit,
+            "ussd_session_hops": self.ussd_session_hop_limit,
+            "reference_checks": self.reference_check_limit,
+            "webhook_address": self.webhook_address_limit,
+        }
 
     @property
     def is_production(self) -> bool:
@@ -235,6 +282,12 @@ class Settings:
             "DESK_BASE_URL": "desk_base_url",
             "DESK_ADDRESS_LIMIT": "desk_address_limit",
             "SMS_REPLY_LIMIT": "sms_reply_limit",
+            "REPORT_LIMIT": "report_limit",
+            "USSD_START_LIMIT": "ussd_start_limit",
+            "USSD_PHONE_HOP_LIMIT": "ussd_phone_hop_limit",
+            "USSD_SESSION_HOP_LIMIT": "ussd_session_hop_limit",
+            "REFERENCE_CHECK_LIMIT": "reference_check_limit",
+            "WEBHOOK_ADDRESS_LIMIT": "webhook_address_limit",
             "DESK_ACCOUNT_LIMIT": "desk_account_limit",
             "METRICS_TOKEN": "metrics_token",
         }
@@ -321,6 +374,10 @@ class Settings:
             raise ConfigError("DESK_ABSOLUTE_TIMEOUT_S must not be shorter than the idle timeout")
         if self.desk_enrolment_ttl_s < 60 or self.desk_trusted_proxies < 0:
             raise ConfigError("DESK_ENROLMENT_TTL_S must be >= 60 and DESK_TRUSTED_PROXIES >= 0")
+        for var, value in self.rate_limits.items():
+            problem = limit_problem(value)
+            if problem:
+                raise ConfigError(f"{LIMIT_VARS[var]}: {problem}")
         if self.is_production:
             missing = [
                 name

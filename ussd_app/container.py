@@ -70,6 +70,22 @@ class SmsObserver(Protocol):
         ...
 
 
+class Limiter(Protocol):
+    """Named rate limits on Redis (`ussd_app.rate_limits.RateLimits`); see README "Limits"."""
+
+    def allow(self, name: str, key: str) -> bool:
+        """Count one event for `key` (a digest) under limit `name`; False when over it."""
+        ...
+
+    def describe(self, name: str) -> str:
+        """The limit `name` in words ("5 per 1 hour")."""
+        ...
+
+    def flood_batch(self, key: str) -> str:
+        """The random token shared by this key's reports over the `reports` limit, this window."""
+        ...
+
+
 @dataclass(frozen=True)
 class Services:
     """Database access, encryption, hashing and collaborators, shared by every service function."""
@@ -80,6 +96,7 @@ class Services:
     alerts: AlertPort
     enqueuer: Enqueuer
     sms_events: SmsObserver
+    limits: Limiter
 
     def __post_init__(self) -> None:
         missing = [f.name for f in fields(self) if getattr(self, f.name) is None]

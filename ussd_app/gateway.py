@@ -14,6 +14,8 @@ from typing import Any, TypeVar, cast
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ussd_app.rate_limits import address_key
+
 F = TypeVar("F", bound=Callable[..., Any])
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -88,12 +90,13 @@ def require_gateway_token(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        address = client_address(current_app.config.get("GATEWAY_TRUSTED_PROXIES", 0))
+        if not _address_within_limit(address):
+            return plain("too many requests: slow down\n", 429, headers={"Retry-After": "60"})
         networks: Sequence[Network] = current_app.config.get("GATEWAY_NETWORKS", ())
-        if networks:
-            address = client_address(current_app.config.get("GATEWAY_TRUSTED_PROXIES", 0))
-            if not address_allowed(address, networks):
-                log.warning("gateway callback refused: address %s is not allowed", address)
-                return plain("forbidden: address not allowed\n", 403)
+        if networks and not address_allowed(address, networks):
+            log.warning("gateway callback refused: address %s is not allowed", address)
+            return plain("forbidden: address not allowed\n", 403)
         expected: str = current_app.config["GATEWAY_TOKEN"]
         if expected:
             given = request.args.get("token", "")
@@ -102,6 +105,19 @@ def require_gateway_token(view: F) -> F:
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
+
+
+def _address_within_limit(address: str | None) -> bool:
+    """Count one callback from `address` under WEBHOOK_ADDRESS_LIMIT (every callback counts,
+    a refused one too); False once it is over. No limits configured (an app without them): True.
+
+    The address is the one the allow-list checks (behind GATEWAY_TRUSTED_PROXIES, the entry the
+    outermost trusted proxy wrote); one that cannot be told shares a single bucket."""
+    limits = current_app.extensions.get("rate_limits")
+    secret = current_app.config.get("RATE_LIMIT_SECRET", "")
+    if limits is None or not secret:
+        return True
+    return bool(limits.allow("webhook_address", address_key(secret, address or "unknown")))
 
 
 def gateway_form() -> dict[str, str]:

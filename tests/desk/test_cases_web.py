@@ -427,3 +427,22 @@ def test_the_supervisor_reads_the_cases_access_log(
     assert "case.view" in page and "Bontle BDS" in page
     officer = client_for(cases_app, svc, people["bds_officer"])
     assert officer.get(f"/desk/cases/{ref}/access").status_code == 404
+
+
+def test_a_possible_flood_is_marked_and_the_duty_desk_sees_every_report(
+    cases_app: Flask, svc: Services, people: dict[str, Staff]
+) -> None:
+    # REPORT_LIMIT is 5 an hour per phone: the 6th and 7th are flagged (tests/integration/
+    # test_floods.py has the whole alert path).
+    refs = [file_report(svc, phone="+26658444444") for _ in range(7)]
+    desk = client_for(cases_app, svc, people["desk_officer"])
+    inbox = desk.get("/desk/cases").get_data(as_text=True)
+    assert all(ref in inbox for ref in refs)  # the duty desk can act on each one
+    assert inbox.count(">possible flood</span>") == 2
+    page = desk.get(f"/desk/cases/{refs[6]}").get_data(as_text=True)
+    assert "Possible flood: one of 2 reports over the limit from one number" in page
+    assert "Possible flood" not in desk.get(f"/desk/cases/{refs[0]}").get_data(as_text=True)
+    # A partner alerted to the first five was not alerted to the flagged ones.
+    bds = client_for(cases_app, svc, people["bds_officer"]).get("/desk/cases")
+    seen = bds.get_data(as_text=True)
+    assert all(ref in seen for ref in refs[:5]) and not any(ref in seen for ref in refs[5:])

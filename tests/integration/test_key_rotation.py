@@ -26,6 +26,7 @@ from ussd_app.cli import main
 from ussd_app.container import Services
 from ussd_app.crypto import Cipher
 from ussd_app.db import Base, make_session_factory
+from ussd_app.rate_limits import OpenLimits
 from ussd_app.returnees.models import Registration
 from ussd_app.runtime.key_rotation import encrypted_columns, rotate_data_keys
 
@@ -138,6 +139,7 @@ def test_the_cli_reports_counts_and_fails_on_unreadable_values(tmp_path: Path) -
         alerts=NoAlerts(),
         enqueuer=RecordingEnqueuer(),
         sms_events=QuietSmsObserver(),
+        limits=OpenLimits(),
     )
     register(services)
 

@@ -17,6 +17,7 @@ from ussd_app.bootstrap import Container
 from ussd_app.config import Settings
 from ussd_app.container import MissingCollaborator, Services
 from ussd_app.crypto import Cipher
+from ussd_app.rate_limits import OpenLimits
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "x4Cj1wYBEgLCXvLZ0bKc4XoA8v0m8kq9bqJ2kXo1Jm4="
@@ -30,6 +31,7 @@ def complete_services() -> dict[str, Any]:
         "alerts": NoAlerts(),
         "enqueuer": RecordingEnqueuer(),
         "sms_events": QuietSmsObserver(),
+        "limits": OpenLimits(),
     }
 
 

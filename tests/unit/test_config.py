@@ -69,3 +69,17 @@ def test_dev_secrets_are_generated_once_and_kept(tmp_path: object) -> None:
     again = Settings(instance_dir=str(tmp_path)).with_dev_secrets()
     assert s.data_keys == again.data_keys and s.phone_hash_key == again.phone_hash_key
     assert s.data_keys and s.phone_hash_key
+
+
+def test_every_limit_is_a_setting_with_a_safe_default() -> None:
+    settings = Settings.from_env({"REPORT_LIMIT": "3/hour", "WEBHOOK_ADDRESS_LIMIT": "60/minute"})
+    assert settings.rate_limits["reports"] == "3/hour"
+    assert settings.rate_limits["webhook_address"] == "60/minute"
+    defaults = Settings.from_env({}).rate_limits
+    assert defaults["reports"] == "5 per hour" and defaults["ussd_starts"] == "40 per hour"
+
+
+@pytest.mark.parametrize("value", ["lots", "0 per hour", "5 per hour; 10 per day"])
+def test_a_malformed_limit_stops_the_start_naming_its_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="USSD_START_LIMIT"):
+        Settings.from_env({"USSD_START_LIMIT": value})

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ussd_app.cases import machine
+from ussd_app.cases import floods, machine
 from ussd_app.cases.authority import SYSTEM
 from ussd_app.cases.texts import (
     alert_text,
@@ -55,7 +55,10 @@ class CaseSmsObserver:
     """The `SmsObserver`: what a message's progress means for its case."""
 
     def still_needed(self, services: Services, uow: UnitOfWork, row: OutboundSms) -> bool:
-        """An escalation for a case someone has already taken need not go out."""
+        """An escalation for a case someone has already taken need not go out; a possible
+        flood's held alert never does (its batch alert speaks for it)."""
+        if floods.is_held(row):
+            return False
         if row.purpose == SmsPurpose.ESCALATION.value and row.registration_id is not None:
             registration = uow.session.get(Registration, row.registration_id)
             return registration is not None and registration.status == "new"
@@ -77,7 +80,12 @@ class CaseSmsObserver:
 
 
 def stage_report_alerts(services: Services, uow: UnitOfWork, report: TraffickingReport) -> int:
-    """Stage one alert per recipient, in the report's own transaction; returns how many."""
+    """Stage one alert per recipient, in the report's own transaction; returns how many.
+
+    A report flagged as a possible flood at submit time alerts nobody one by one: the duty desk
+    gets one batch alert for the flood (`ussd_app.cases.floods`)."""
+    if report.possible_flood:
+        return floods.stage_flood_alerts(services, uow, report)
     directory = load_directory(uow.session)
     facts = facts_from_report(report)
     recipients = route_report(facts, directory)
@@ -153,6 +161,8 @@ def stage_partner_notices(services: Services, uow: UnitOfWork, reg: Registration
 def reroute_failed(services: Services, uow: UnitOfWork, row: OutboundSms) -> None:
     """A permanently failed alert moves to the partner's next contact (never the same twice)."""
     if row.purpose not in (SmsPurpose.ALERT.value, SmsPurpose.ESCALATION.value):
+        return
+    if floods.reroute_batch_alert(services, uow, row):
         return
     if row.partner_code is None or row.contact_id is None:
         return

@@ -45,6 +45,9 @@ def escalate_due(services: Services, now: dt.datetime | None = None) -> list[str
                 TraffickingReport.acknowledged_at.is_(None),
                 TraffickingReport.status != "closed",
                 TraffickingReport.priority.in_(("P1", "P2")),
+                # A possible flood told the duty desk once, as a batch (cases/floods.py): its
+                # reports do not escalate one SMS each (they show as overdue on the desk).
+                TraffickingReport.possible_flood.is_(False),
                 TraffickingReport.created_at
                 <= now - dt.timedelta(minutes=services.settings.p1_ack_minutes),
             )

@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ussd_app.cases import labels
@@ -73,6 +73,7 @@ class CaseRow:
     overdue: bool
     incomplete: bool
     child: bool
+    possible_flood: bool = False  # over REPORT_LIMIT from one number (cases/floods.py)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ class CaseView:
     sms_words: str | None
     callback_consent: bool
     timeline: list[TimelineEntry] = field(default_factory=list)
+    # Over REPORT_LIMIT from one number: how many reports share its flood batch (0: not one).
+    flood_size: int = 0
 
 
 def ack_deadline(services: Services, report: TraffickingReport) -> dt.datetime | None:
@@ -176,6 +179,7 @@ def inbox(
                 overdue=is_overdue(services, r, now),
                 incomplete=r.incomplete,
                 child=r.child_involved == "yes",
+                possible_flood=r.possible_flood,
             )
             for r in reports
         ]
@@ -262,7 +266,20 @@ def case_view(services: Services, report_id: int) -> CaseView:
             sms_words=cipher.decrypt(r.sms_text_enc) if r.sms_text_enc else None,
             callback_consent=r.callback_consent,
             timeline=timeline,
+            flood_size=_flood_size(uow.session, r),
         )
+
+
+def _flood_size(session: Session, report: TraffickingReport) -> int:
+    """How many reports share `report`'s flood batch (0 when it is not a possible flood)."""
+    if not report.possible_flood or report.flood_batch is None:
+        return 0
+    count = session.scalar(
+        select(func.count(TraffickingReport.id)).where(
+            TraffickingReport.flood_batch == report.flood_batch
+        )
+    )
+    return int(count or 1)
 
 
 class NumberState(enum.StrEnum):

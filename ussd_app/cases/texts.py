@@ -20,6 +20,7 @@ from ussd_app.partners.routing import Detail, ReportFacts
 SMS_LIMIT = 160
 ACK_KEYWORD = "ACK"
 LANGUAGES = ("en", "st")
+FLOOD_LIMIT_WIDTH = 24  # sms_texts.yaml placeholders: limit
 
 # The words of every text below are in ussd_app/sms_texts.yaml (reviewed through `ussd-app copy`).
 _WHEN_WORDS = {key: by_lang["en"] for key, by_lang in sms_texts.section("when_words").items()}
@@ -101,6 +102,17 @@ def escalation_text(facts: ReportFacts, minutes_unacknowledged: int) -> str:
             **values,
         )
     )
+
+
+def flood_text(count: int, limit: str, first_ref: str, last_ref: str, *, update: bool) -> str:
+    """To the duty desk about a possible flood: how many reports, the limit, first and last."""
+    key = "flood_update" if update else "flood"
+    limit = limit[:FLOOD_LIMIT_WIDTH]  # "5 per 1 hour"; a longer setting is cut, never refused
+    values = {"count": str(count), "limit": limit, "ref": first_ref, "last": last_ref}
+    text = _t("alerts", key, **values)
+    if septets(text) > SMS_LIMIT:  # longer references or counts one day: the shorter text
+        text = _t("alerts", "flood_update", **values)
+    return _checked(text)
 
 
 # -- texts to the public: neutral words only ---------------------------------------------------

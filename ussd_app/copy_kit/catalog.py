@@ -243,6 +243,8 @@ def _sms_messages_in(
         out[-1] = _plus(out[-1], 1 + widths.get("ack", 0))
         add("brief alert", ["alerts:brief"], ["alerts:incomplete"])
         add("escalation", ["alerts:escalation"], ["alerts:incomplete"])
+        add("possible flood", ["alerts:flood"])  # to the duty desk (cases/floods.py)
+        add("possible flood update", ["alerts:flood_update"])
     return out
 
 

@@ -153,6 +153,8 @@ EN: dict[str, str] = {
     "cases.overdue": "OVERDUE",
     "cases.overdue_hint": "Not taken within its acknowledgement time",
     "cases.incomplete": "incomplete",
+    "cases.possible_flood": "possible flood",
+    "cases.possible_flood_hint": "One of many reports from one number in a short time",
     "cases.child": "child",
     "cases.no_flags": "None given",
     "cases.not_taken": "Not taken",
@@ -170,6 +172,11 @@ EN: dict[str, str] = {
     "case.incomplete_marker": (
         "Incomplete: the caller's session ended before the last question. The answers below"
         " are all we have."
+    ),
+    "case.possible_flood_marker": (
+        "Possible flood: one of {n} reports over the limit from one number in a short time."
+        " Partners were not alerted one by one; the duty desk got one message for them all."
+        " Judge this report on its own answers."
     ),
     "case.answers": "What the reporter said",
     "case.red_flags": "Red flags seen",

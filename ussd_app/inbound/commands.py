@@ -277,6 +277,11 @@ def _status(
     if ref is None:
         _reply(uow, services, sender, gid, _text("need_ref", parsed.lang, cmd="STATUS"))
         return None
+    # Guessing references is slowed: one limit per phone for USSD checks and STATUS together.
+    checks_key = keyed_digest(services.settings.phone_hash_key, RATE_LIMIT, sender)
+    if not services.limits.allow("reference_checks", checks_key):
+        _reply(uow, services, sender, gid, _text("checks_limited", parsed.lang))
+        return None
     status = lookups.check_reference(services, ref, phone=sender)
     if status is None:
         _reply(uow, services, sender, gid, _text("no_such_ref", parsed.lang, ref=ref))

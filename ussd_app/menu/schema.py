@@ -41,7 +41,16 @@ MESSAGE_KEYS = ("invalid_choice", "too_many_tries", "resume", "error")
 # (both fall back to `too_many_tries`).
 # `no_more`: the line above page 1 when `98` is typed on a list's last page (no longer than
 # `invalid_choice`, whose room on page 1 it takes).
-OPTIONAL_MESSAGE_KEYS = ("error_danger", "too_many_tries_text", "too_many_tries_danger", "no_more")
+OPTIONAL_MESSAGE_KEYS = (
+    "error_danger",
+    "too_many_tries_text",
+    "too_many_tries_danger",
+    "no_more",
+    # The END of a hop over a USSD limit (ussd_app.ussd.limits), of a reference check over its
+    # limit (handlers/reports.py); without them the service says "error".
+    "limit_sessions",
+    "limit_checks",
+)
 _COMMON = {"type", "text", "store", "handler", "placeholders", "back", "outcomes"}
 SCREEN_KEYS: dict[str, set[str]] = {
     "menu": _COMMON | {"options"},

@@ -236,6 +236,15 @@ def next_contact(
     return next((c for c in chain[start:] if c.id not in skip), None)
 
 
+def duty_desk(directory: DirectorySnapshot) -> Recipient | None:
+    """The national duty desk's first on-duty contact (the one escalations reach), or None."""
+    desk = directory.national_desk
+    contact = first_contact(desk) if desk is not None else None
+    if desk is None or contact is None:
+        return None
+    return Recipient(desk.code, contact.id, contact.phone, "duty_desk", "brief")
+
+
 def escalation_targets(partner_code: str, directory: DirectorySnapshot) -> list[Recipient]:
     """Who to tell when an alert to `partner_code` is not acknowledged in time.
 

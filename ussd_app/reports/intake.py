@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.phones import InvalidPhoneNumber, mask
+from ussd_app.rate_limits import phone_key
 from ussd_app.records import (
     UniqueConflict,
     check_channel,
@@ -151,6 +153,7 @@ def submit_report(
         "vehicle_enc": services.cipher.encrypt_optional(vehicle),
         "callback_consent": callback_consent,
     }
+    flood: FloodFlag | None = None  # decided once, only for a report that is really new
     # Two tries at most: the only unique value we do not make ourselves is the idempotency key,
     # and if a concurrent request took it first, the second try finds its report.
     for _attempt in range(2):
@@ -169,7 +172,10 @@ def submit_report(
                     uow.commit()
                     log.info("incomplete report %s completed", partial.ref)
                     return partial.ref, _priority(partial.priority)
+                flood = flood or flood_flag(services, e164)
                 report = TraffickingReport(
+                    possible_flood=flood.possible_flood,
+                    flood_batch=flood.batch,
                     ref=placeholder_ref(),
                     idempotency_key=stored_key,
                     language=language,
@@ -205,6 +211,28 @@ def submit_report(
         )
         return ref, priority
     raise RuntimeError("could not store the report: its idempotency key kept colliding")
+
+
+@dataclass(frozen=True)
+class FloodFlag:
+    """Whether a new report is over its phone's REPORT_LIMIT, and the flood batch it joins."""
+
+    possible_flood: bool
+    batch: str | None = None
+
+
+def flood_flag(services: Services, e164: str) -> FloodFlag:
+    """Count a new report against its phone's limit (USSD and SMS alike; issue 8, item 5).
+
+    Over the limit the report is still stored and the caller still gets a reference; it is
+    flagged, and `services.alerts` then holds its partner alerts and tells the duty desk once
+    per flood (the decision is stored on the report, so the stager needs nothing but the row).
+    """
+    key = phone_key(services.settings.phone_hash_key, e164)
+    if services.limits.allow("reports", key):
+        return FloodFlag(False)
+    log.warning("report over REPORT_LIMIT: stored, flagged as a possible flood")
+    return FloodFlag(True, services.limits.flood_batch(key))
 
 
 def ref_maker(services: Services) -> ReferenceMaker:

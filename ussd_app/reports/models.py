@@ -40,6 +40,7 @@ class ReportStatus(enum.StrEnum):
 REPORT_STATUSES = tuple(s.value for s in ReportStatus)
 PRIORITIES = ("P1", "P2", "P3")
 IDEMPOTENCY_KEY_LEN = 128
+FLOOD_BATCH_LEN = 32
 
 
 class TraffickingReport(Base):
@@ -82,6 +83,12 @@ class TraffickingReport(Base):
     priority: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(16), default="received")
     incomplete: Mapped[bool] = mapped_column(default=False)
+    # Filed while its phone was over REPORT_LIMIT (decided at submit time): stored and shown on
+    # the desk like any report, but its partner alerts are held and the duty desk gets one batch
+    # alert for the flood (`ussd_app.cases.floods`). `flood_batch` is the random token the
+    # reports of one flood share (never derived from the phone): it links them to each other only.
+    possible_flood: Mapped[bool] = mapped_column(default=False)
+    flood_batch: Mapped[str | None] = mapped_column(String(FLOOD_BATCH_LEN), index=True)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())

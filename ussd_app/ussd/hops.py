@@ -12,15 +12,26 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 
-from handlers import HandlerContext, HandlerFn
+from handlers import HandlerContext, HandlerFn, LimitReached
 from ussd_app.container import Services
 from ussd_app.menu import engine
 from ussd_app.menu.model import Menu
-from ussd_app.menu.types import FlowEnded, HandlerResult, Params, SessionState, SetLanguage, Step
+from ussd_app.menu.types import (
+    FlowEnded,
+    HandlerResult,
+    Params,
+    Reply,
+    SessionState,
+    SetLanguage,
+    Step,
+)
 from ussd_app.ussd import abandoned, preferences
+from ussd_app.ussd.limits import HopLimits
 from ussd_app.ussd.session_store import Hop, SessionRecord, SessionStore
 
 log = logging.getLogger(__name__)
+
+LIMITED_SCREEN = "_limited"  # hop metadata of an END for a limit (ussd_app.ussd.limits)
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,7 @@ class HopService:
         self._menu = menu
         self._handlers = handlers
         self._params = Params(emergency_number=services.settings.emergency_number)
+        self._limits = HopLimits(services, menu)
 
     @property
     def menu(self) -> Menu:
@@ -136,6 +148,11 @@ class HopService:
                 )
                 started_at, hops = record.started_at, record.hops + 1
                 was_urgent = abandoned.is_urgent_unfinished(record.state)
+            refusal = self._limits.refusal(
+                req.phone, req.session_id, record.state if record else None, step.state
+            )
+            if refusal is not None:  # over a USSD limit, and not in a report: nothing is saved
+                return HopReply("END " + refusal, LIMITED_SCREEN)
             step = replace(step, state=self._stamp_origin(step.state, req.session_id))
             progress.note(step.state)
             step = self._run_actions(step, req, progress)
@@ -209,7 +226,16 @@ class HopService:
                 answers={k: v for k, v in step.state.answers.items() if not k.startswith("_")},
                 services=self._services,
             )
-            result: HandlerResult = fn(ctx)
+            try:
+                result: HandlerResult = fn(ctx)
+            except LimitReached as over:  # nothing was stored: a polite END in their language
+                known = over.message in self._menu.messages
+                text = self._menu.message(over.message if known else "error", step.state.lang)
+                reply = Reply(
+                    text.replace("{emergency_number}", self._params.emergency_number), True
+                )
+                state = replace(step.state, screen=LIMITED_SCREEN)
+                return Step(state, reply, effects=(FlowEnded(LIMITED_SCREEN),))
             progress.handled = True  # the handler's service has committed
             step = engine.complete(self._menu, step.state, result, self._params)
         return step

@@ -12,7 +12,6 @@ from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.config import Settings
 from ussd_app.gateway import plain
 from ussd_app.logging_setup import configure_logging_for
-from ussd_app.rate_limits import RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,12 @@ def build_app(settings: Settings | None = None, container: Container | None = No
         GATEWAY_TOKEN=container.settings.gateway_token,
         GATEWAY_NETWORKS=container.settings.gateway_networks,
         GATEWAY_TRUSTED_PROXIES=container.settings.gateway_trusted_proxies,
+        # Keys the per-address webhook limit's digests (never an address in clear in Redis).
+        RATE_LIMIT_SECRET=container.settings.phone_hash_key,
     )
     app.extensions["ussd"] = container
-    app.extensions["rate_limits"] = RateLimits(
-        container.redis, {"sms_replies": container.settings.sms_reply_limit}
-    )
+    # The same limits the services use (built by bootstrap on the app's Redis).
+    app.extensions["rate_limits"] = container.services.limits
 
     from ussd_app.inbound import views as sms
     from ussd_app.ussd import views as ussd

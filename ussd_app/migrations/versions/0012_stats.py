@@ -1,7 +1,7 @@
 """ussd_session_events.language: the session's language, for completed vs abandoned per language
 
 Revision ID: 0012_stats
-Revises: 0006
+Revises: 0008_flood_flags
 Create Date: 2026-12-02 06:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_stats"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008_flood_flags"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
