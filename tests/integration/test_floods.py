@@ -312,3 +312,19 @@ def test_redis_down_opens_the_limits_and_the_report_is_stored_and_alerted(
         flagged = uow.session.scalars(select(TraffickingReport.possible_flood)).all()
     assert flagged == [False, False, False]  # open: no report is held back
     assert sum(m.number == DESK for m in standin.messages) == 3  # each alerted as usual
+
+
+def test_a_burst_of_status_guesses_is_looked_up_ten_times_and_answered_twenty(
+    make: Any,
+) -> None:
+    container = make()  # the defaults: 10 checks and 20 replies an hour per number
+    client = create_app(container=container).test_client()
+    before = hits("reference_checks")
+    for i in range(40):
+        sms(client, FLOODER, f"STATUS T-{10000000 + i}", f"guess-{i}")
+    with container.services.uow() as uow:
+        bodies = uow.session.scalars(select(OutboundSms.body).order_by(OutboundSms.id)).all()
+    assert len(bodies) == 20  # SMS_REPLY_LIMIT: the rest get no reply at all
+    assert sum(b.startswith("No case") for b in bodies) == 10  # only 10 were looked up
+    assert bodies[10:] == ["Too many checks from this number. Please try again later."] * 10
+    assert hits("reference_checks") - before == 30
