@@ -203,7 +203,7 @@ def test_on_a_phone_the_follow_up_figures_render_narrow_and_show_no_record(
             "registrations-referrals",
             "registrations-times",
             "reports-ack-times",
-            "ussd-sessions-language",
+            "ussd-sessions",
         ):
             expect(page.locator(f"#stat-{key}")).to_be_visible()
 
@@ -230,9 +230,10 @@ def test_on_a_phone_the_follow_up_figures_render_narrow_and_show_no_record(
 
         # Sessions per flow and language; the drop-off map in English only: the six
         # abandoned registrations chose English ("2") before hanging up on the consent screen.
-        page.goto("/desk/stats/ussd-sessions-language?days=365")
+        page.goto("/desk/stats/ussd-sessions?days=365")
         expect_image(page, "#chart")
-        expect(page.locator("#figure-table")).to_contain_text("Registration, English")
+        assert table_header(page)[1:3] == ["Sesotho", "English"], table_header(page)
+        expect(page.locator("#figure-table")).to_contain_text("Registration: abandoned")
         english = page.request.get("/desk/stats/dropoff.svg?days=365&lang=en").text()
         assert consent_box(english) == f"ended here: {ABANDONED}" and "English" in english
         sesotho = page.request.get("/desk/stats/dropoff.svg?days=365&lang=st").text()

@@ -272,7 +272,7 @@ def test_the_new_pages_csv_and_narrow_charts(
         assert f"<h2>{heading}</h2>" in index
     for key in ("registrations-referrals", "registrations-times", "reports-ack-times"):
         assert f'id="stat-{key}"' in index
-    assert 'id="stat-ussd-sessions-language"' in index
+    assert 'id="stat-ussd-sessions"' in index
 
     page = client.get("/desk/stats/registrations-times?days=365").get_data(as_text=True)
     assert "First contact" in page and 'id="times-note"' in page and "Median" in page
@@ -289,10 +289,11 @@ def test_the_new_pages_csv_and_narrow_charts(
         assert row[1] == "<11" or int(row[1]) == 0 or int(row[1]) >= 11
         assert (row[1] == "<11") == (row[2] == "")  # no times for a hidden group
 
-    lang = client.get("/desk/stats/ussd-sessions-language.csv?days=365").text
+    lang = client.get("/desk/stats/ussd-sessions.csv?days=365").text
     lang_rows = list(csv.reader(io.StringIO(lang)))
-    assert lang_rows[0] == ["Flow, language", "Completed", "Abandoned", "Total"]
-    assert "Registration, Sesotho" in lang and "Report, English" in lang
+    assert lang_rows[0] == ["Flow: how it ended", "Sesotho", "English", "Not chosen", "Total"]
+    assert [r[0] for r in lang_rows[1:3]] == ["Registration: completed", "Registration: abandoned"]
+    assert lang_rows[-1][0] == "Total"
 
     wide = ET.fromstring(client.get("/desk/stats/registrations-referrals.svg").data)
     narrow = ET.fromstring(client.get("/desk/stats/registrations-referrals.svg?narrow=1").data)

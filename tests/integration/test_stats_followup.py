@@ -163,16 +163,24 @@ def test_sessions_per_flow_and_language(services: Services) -> None:
                 )
             )
         uow.commit()
-    fig = figures.build(services, "ussd-sessions-language", period())
+    fig = figures.build(services, "ussd-sessions", period())
     table = fig.table
-    assert fig.k == 11
-    assert cell(table, "Registration, English", "Completed") is None  # 3: under 11
-    assert cell(table, "Report, English", "Abandoned") == 14
-    # Sessions that ended on the language screen have no language: a row of their own.
-    assert "Menus and other, Language not chosen" in table.row_labels
+    assert fig.k == 5
+    assert table.col_labels == ("Sesotho", "English", "Not chosen")
+    assert cell(table, "Registration: completed", "English") is None  # 3: under 5
+    # Its complements: the Sesotho cell of its row (the row total, 15, is shown), then the
+    # cells that would give those away by their columns' totals.
+    assert cell(table, "Registration: completed", "Sesotho") is None
+    assert cell(table, "Registration: abandoned", "Sesotho") is None
+    assert cell(table, "Report: abandoned", "English") is None
+    completed = table.row_labels.index("Registration: completed")
+    assert table.row_totals[completed] == 15  # the sessions per flow: the old figure's cell
+    # Sessions that ended on the language screen have no language: a column of their own.
+    assert cell(table, "Menus and other: abandoned", "Not chosen") == 12
+    assert table.col_totals == (23, 17, 12)
     assert table.total == len(rows)
     for r, row in enumerate(table.cells):
-        assert all(v is None or v == 0 or v >= 11 for v in row)
+        assert all(v is None or v == 0 or v >= 5 for v in row)
         if table.row_totals[r] is not None:
             assert sum(v is None for v in row) != 1  # no hidden cell by subtraction
     for c in range(len(table.col_labels)):

@@ -284,7 +284,7 @@ SESSION_COLUMNS = ["Completed", "Abandoned"]
 # The menu's languages, in the menu's order, by name; a session with none recorded is either
 # older than the column or ended before the caller chose a language.
 LANGUAGE_NAMES = {"st": "Sesotho", "en": "English"}
-NO_LANGUAGE = "Language not chosen"
+NO_LANGUAGE = "Not chosen"  # under the heading "Language"
 
 
 def _flow(screen: str | None) -> str:
@@ -321,32 +321,28 @@ def _ending(status: str) -> str:
     return "Completed" if status.lower() == "success" else "Abandoned"
 
 
-def sessions_by_flow(
-    services: Services, period: Period
-) -> tuple[list[str], list[str], list[list[int]]]:
-    pairs = [(_flow(s), _ending(st)) for st, s, _ in _session_rows(services, period)]
-    rows = list(FLOWS)
-    return rows, SESSION_COLUMNS, _crosstab(pairs, rows, SESSION_COLUMNS)
-
-
 def language_name(code: str | None) -> str:
     if code is None:
         return NO_LANGUAGE
     return LANGUAGE_NAMES.get(code, code)
 
 
-def sessions_by_flow_language(
+def sessions_by_flow(
     services: Services, period: Period
 ) -> tuple[list[str], list[str], list[list[int]]]:
-    """Completed and abandoned sessions per flow and language: one row per (flow, language)
-    so the table stays two columns wide on a phone."""
+    """Completed and abandoned sessions per flow (rows "Report: abandoned", ...) and language
+    (columns). One table, so its row totals are the sessions per flow and its column totals the
+    sessions per language, all protected together: a figure per flow beside a figure per
+    language would let one give away what the other hides."""
     sessions = _session_rows(services, period)
-    languages = [*LANGUAGE_NAMES.values()]
-    languages += sorted({language_name(lang) for *_, lang in sessions} - {*languages, NO_LANGUAGE})
-    languages.append(NO_LANGUAGE)
-    rows = [f"{flow}, {lang}" for flow in FLOWS for lang in languages]
-    pairs = [(f"{_flow(s)}, {language_name(lang)}", _ending(st)) for st, s, lang in sessions]
-    return rows, SESSION_COLUMNS, _crosstab(pairs, rows, SESSION_COLUMNS)
+    cols = [*LANGUAGE_NAMES.values()]
+    cols += sorted({language_name(lang) for *_, lang in sessions} - {*cols, NO_LANGUAGE})
+    cols.append(NO_LANGUAGE)
+    rows = [f"{flow}: {ending.lower()}" for flow in FLOWS for ending in SESSION_COLUMNS]
+    pairs = [
+        (f"{_flow(s)}: {_ending(st).lower()}", language_name(lang)) for st, s, lang in sessions
+    ]
+    return rows, cols, _crosstab(pairs, rows, cols)
 
 
 # A referral's status as the statistics name it; "none" is a need named but not referred yet.
@@ -504,21 +500,12 @@ SPECS: dict[str, Spec] = {
         sms_by_day,
     ),
     "ussd-sessions": Spec(
-        "USSD sessions completed and abandoned, by flow",
-        "USSD sessions",
-        K_REGISTRATIONS,
-        "Flow",
-        "",
-        sessions_by_flow,
-    ),
-    # k = 11: split by language, the report flow's cells come close to single reports.
-    "ussd-sessions-language": Spec(
         "USSD sessions completed and abandoned, by flow and language",
         "USSD sessions",
-        K_TRAFFICKING,
-        "Flow, language",
-        "",
-        sessions_by_flow_language,
+        K_REGISTRATIONS,
+        "Flow: how it ended",
+        "Language",
+        sessions_by_flow,
     ),
 }
 
