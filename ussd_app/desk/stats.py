@@ -59,6 +59,7 @@ def stats_index() -> str:
         period_labels=_period_labels(),
         ack=figures.acknowledgement_times(services(), period),
         k_ack=K_TRAFFICKING,
+        check_ins=figures.check_in_figures(services(), period),
     )
 
 

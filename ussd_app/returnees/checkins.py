@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import (
     CheckConstraint,
@@ -37,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ussd_app.columns import CODE_LEN, check_in
+from ussd_app.container import Services
 from ussd_app.db import Base, TZDateTime, created_at, updated_at, utcnow
 from ussd_app.returnees.models import Registration
 
@@ -298,3 +300,49 @@ def stop_open(session: Session, registration_id: int) -> bool:
         return False
     row.status = CheckInStatus.STOPPED.value
     return True
+
+
+ASKS_BY_WORDS: dict[CheckInChannel | None, str] = {
+    CheckInChannel.SMS: "By SMS (reply codes), sent by the service",
+    CheckInChannel.DESK: "By a call from the holding case worker, recorded here",
+    None: "Not asked: the person chose not to be contacted",
+}
+ANSWERED_BY_WORDS = {"sms": "by the person, by SMS", "desk": "on the desk, from a call"}
+
+
+@dataclass(frozen=True)
+class CheckInView:
+    """The 90-day check-in of one registration, in the desk's words."""
+
+    asks_by: str
+    by_desk: bool  # asked on a call: the holder may record the answers
+    due_on: dt.date
+    due_now: bool  # due on the desk (a call) and not yet answered
+    status_words: str  # "Not asked yet", "Asked by SMS...", "Answered", "Stopped..."
+    answered: str | None  # when and how it was answered
+    # (question key, question words, answer words, answer code) in QUESTIONS order
+    answers: list[tuple[str, str, str, str | None]]
+
+
+def check_in_view(services: Services, registration_id: int, now: dt.datetime) -> CheckInView:
+    """What the registration page shows of the check-in (answers in words, never codes)."""
+    with services.uow() as uow:
+        reg = uow.session.get(Registration, registration_id)
+        if reg is None:
+            raise LookupError(registration_id)
+        row = first_check_in(uow.session, registration_id)
+        channel = asks_by(reg)
+        answered = None
+        if row is not None and row.answered_at is not None:
+            how = ANSWERED_BY_WORDS.get(row.answered_by or "", "")
+            answered = f"{row.answered_at:%Y-%m-%d %H:%M} UTC, {how}"
+        values = row.answers() if row is not None else dict.fromkeys(QUESTIONS)
+        return CheckInView(
+            asks_by=ASKS_BY_WORDS[channel],
+            by_desk=channel is CheckInChannel.DESK,
+            due_on=due_at(reg).date(),
+            due_now=checkin_due(reg, now, row),
+            status_words=STATUS_WORDS[row.status] if row is not None else "Not asked yet",
+            answered=answered,
+            answers=[(q, QUESTION_WORDS[q], ANSWER_WORDS[values[q]], values[q]) for q in QUESTIONS],
+        )
