@@ -159,8 +159,9 @@ def _handle_inbound(
         else:
             _HANDLERS.get(parsed.command, _unknown)(uow, services, sender, parsed, gateway_id)
         uow.commit()
-    # A report's sender is never logged (issue 8, item 2): the line would tie it to the report.
-    sender_tag = "-" if parsed.command == "REPORT" else mask(sender)
+    # A report's sender is never logged (issue 8, item 2): the line would tie it to the report;
+    # nor a check-in's (the line would say this phone belongs to a returnee).
+    sender_tag = "-" if parsed.command in ("REPORT", "CHECK") else mask(sender)
     log.info("inbound sms %s from %s handled", parsed.command, sender_tag)
     return parsed.command
 
