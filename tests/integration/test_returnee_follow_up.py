@@ -159,6 +159,21 @@ def test_a_number_that_sent_stop_gets_no_update(
     assert len(to(standin, RETURNEE)) == count
 
 
+def test_stop_after_an_update_was_staged_cancels_it(
+    alert_container: Container, standin: AtStandIn
+) -> None:
+    ref = register(alert_container, contact_by="sms")
+    drain(alert_container)
+    inbox = Inbox(alert_container)
+    inbox.send(SKILLSHARE, f"ACK {ref}")  # the update is staged with the take...
+    inbox.send(RETURNEE, "STOP")  # ...and STOP arrives before a worker sends it
+    drain(alert_container)
+    assert not [t for t in to(standin, RETURNEE) if "case worker" in t]
+    reg_id = registration(alert_container, ref).id
+    (row,) = outbox_rows(alert_container, idempotency_key=f"returnee:{reg_id}:taken")
+    assert row.status == "cancelled"
+
+
 # -- item 5: check a reference in words, only for the registering phone ----------------------
 
 

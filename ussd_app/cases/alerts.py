@@ -55,7 +55,13 @@ class CaseSmsObserver:
     """The `SmsObserver`: what a message's progress means for its case."""
 
     def still_needed(self, services: Services, uow: UnitOfWork, row: OutboundSms) -> bool:
-        """An escalation for a case someone has already taken need not go out."""
+        """An escalation for a case someone has already taken need not go out; nor an update or
+        check-in to a returnee whose number sent STOP after it was staged."""
+        if row.purpose == SmsPurpose.CONFIRMATION.value and row.registration_id is not None:
+            stopped = uow.session.scalar(
+                select(SmsOptOut.id).where(SmsOptOut.phone_hash == row.to_hash)
+            )
+            return stopped is None
         if row.purpose == SmsPurpose.ESCALATION.value and row.registration_id is not None:
             registration = uow.session.get(Registration, row.registration_id)
             return registration is not None and registration.status == "new"
