@@ -324,3 +324,65 @@ def test_every_redis_key_of_a_session_has_a_ttl_and_holds_no_answer_in_clear(
     for name in conn.scan_iter("rq:job:*"):
         assert conn.ttl(name) > 0, f"{name.decode()} kept after its job ran"
     assert not dump_redis(conn).find([PLATE, "danger_now", phone.session_id, REPORTER[1:]])
+
+
+def test_delete_my_data_leaves_no_trace_of_the_follow_up(
+    client: FlaskClient, live: Container, logs: Logs
+) -> None:
+    """Issue 10, item 7: after a case worker took the registration, a service was arranged and
+    the 90-day check-in was asked and answered by SMS, delete-my-data leaves neither the number
+    (in any form, its hash, or the tag of its mask in sms.log) nor the answers anywhere."""
+    import datetime as dt
+
+    from ussd_app.cases import actions
+    from ussd_app.cases.authority import Actor
+    from ussd_app.messaging.models import OutboundSms
+    from ussd_app.returnees.checkins import CheckIn
+    from ussd_app.returnees.models import Registration
+
+    services = live.services
+    phone = Phone(client, number="+26658765433")
+    assert run(phone, REGISTER_KEYS).startswith("END You are registered.")
+    with services.uow() as uow:
+        reg = uow.session.scalars(select(Registration)).one()
+        reg.contact_by, reg.sms_opt_in = "sms", True  # whatever the contact screen asks today
+        uow.commit()
+        ref, created = reg.ref, reg.created_at
+    iom = "+26659990121"  # the programme partner's on-duty contact: told of every registration
+    client.post("/sms/inbound", data={"id": "ATXid_fu_1", "from": iom, "text": f"ACK {ref}"})
+    actor = Actor("desk", partner_code="iom-lesotho", user_id=None)
+    with services.uow() as uow:
+        reg = uow.session.scalars(select(Registration)).one()
+        need = reg.needs[0]
+        for status in ("referred", "accepted"):
+            assert actions.refer(services, uow, reg, actor, need=need, status=status).done
+        uow.commit()
+    run_maintenance(live, now=created + dt.timedelta(days=91))
+    client.post(
+        "/sms/inbound", data={"id": "ATXid_fu_2", "from": phone.number, "text": "CHECK 1 2 1 2"}
+    )
+    drain(live)
+    sent = (Path(live.settings.instance_dir) / "sms.log").read_text()
+    assert tag_of(phone.number) in sent and "Check-in" in sent and "case worker" in sent
+    with services.uow() as uow:
+        assert uow.session.scalars(select(CheckIn)).one().answers()["housing"] == "no"
+
+    assert "deleted" in run(phone, DELETE_KEYS)
+
+    needles = [*number_forms(phone.number), services.hash_phone(phone.number)]
+    # The mask's tag too in every table and file (sms.log writes recipients as masks); the
+    # process logs keep masked lines by design (README "Who may see what"), not the number.
+    tagged = [*needles, tag_of(phone.number)]
+    found = [
+        *dump_tables(live, decrypt=True).find(tagged),
+        *dump_files(Path(live.settings.instance_dir)).find(tagged),
+        *logs.dump().find(needles),
+    ]
+    assert found == [], "\n".join(found)
+    with services.uow() as uow:
+        assert uow.session.scalars(select(CheckIn)).all() == []  # the answers went with it
+        bodies = list(uow.session.scalars(select(OutboundSms.body)))
+        # What was sent to the person, and the notices about them, are gone; a partner's own
+        # "You have taken case R-..." reply stays as directory traffic (it names no one).
+        assert not [b for b in bodies if ref in b and not b.startswith("You have taken case")]
+    assert ref not in (Path(live.settings.instance_dir) / "sms.log").read_text()

@@ -88,8 +88,8 @@ def test_report_status_is_coarse(services: Services, status: str, coarse: str) -
     ("status", "coarse"),
     [
         ("new", "received"),
-        ("contacted", "contacted"),
-        ("referred", "contacted"),
+        ("contacted", "with_case_worker"),
+        ("referred", "with_case_worker"),
         ("closed", "closed"),
     ],
 )

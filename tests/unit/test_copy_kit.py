@@ -229,5 +229,6 @@ def test_python_side_texts_come_from_the_data_file() -> None:
     assert commands.STAFF_REPLIES["acked"] == texts["staff_replies"]["acked"]["en"]
     assert lookups.STATUS_WORDS["st"]["closed"] == texts["status_words"]["closed"]["st"]
     assert set(lookups.STATUS_WORDS["en"]) == set(lookups.REPORT_STATUS_VIEW.values()) | {
-        "contacted"
+        "with_case_worker",
+        "service_arranged",
     }

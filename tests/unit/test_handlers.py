@@ -129,7 +129,8 @@ def test_status_words_exist_for_every_status_and_language() -> None:
         "received",
         "passed_to_police",
         "being_handled",
-        "contacted",
+        "with_case_worker",
+        "service_arranged",
         "closed",
     }
     for language, words in STATUS_WORDS.items():

@@ -19,17 +19,17 @@ from ussd_app import metrics
 from ussd_app.cases import machine
 from ussd_app.cases.authority import Actor, Case
 from ussd_app.cases.machine import CaseAction, Result
-from ussd_app.cases.texts import alert_text
+from ussd_app.cases.texts import alert_text, returnee_arranged_text, returnee_taken_text
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.messaging import outbox
-from ussd_app.messaging.models import OutboundSms, SmsPurpose
+from ussd_app.messaging.models import OutboundSms, SmsOptOut, SmsPurpose
 from ussd_app.partners.models import Partner
 from ussd_app.partners.routing import facts_from_report, first_contact
 from ussd_app.partners.snapshot import load_directory
 from ussd_app.reports import retention
 from ussd_app.reports.models import TraffickingReport
-from ussd_app.returnees import referrals
+from ussd_app.returnees import checkins, referrals
 from ussd_app.returnees.models import Registration
 from ussd_app.staff import audit
 
@@ -81,6 +81,8 @@ def acknowledge(services: Services, uow: UnitOfWork, case: Case, actor: Actor) -
     result = machine.apply(services, uow, case, CaseAction.ACKNOWLEDGED, actor)
     if result.done and isinstance(case, TraffickingReport):
         _notify_others(services, uow, case, actor)
+    if result.done and isinstance(case, Registration):
+        tell_returnee(services, uow, case, "taken")
     if result.done:
         _observe_time_to_ack(uow, case)
     return _done(services, uow, case, actor, result, "acknowledged")
@@ -294,7 +296,86 @@ def refer(
             referrals.advance(existing, status, now)
             if service:
                 existing.service = service
+        if status == referrals.ReferralStatus.ACCEPTED.value:
+            tell_returnee(services, uow, registration, "arranged", need=need)
     return _done(services, uow, registration, actor, result, "referred")
+
+
+def record_check_in(
+    services: Services,
+    uow: UnitOfWork,
+    registration: Registration,
+    actor: Actor,
+    *,
+    answers: dict[str, str | None],
+) -> Result:
+    """The holder's case worker records the 90-day check-in from a call (issue 10, item 6).
+
+    Authority and the case event come from the state machine (holder only); the answers are
+    stored by `returnees.checkins.record_answers`, the one writer of check-ins, and never
+    written to the event or the audit row.
+    """
+    checkins.check_answers(answers)  # bad answers change nothing, not even the event
+    result = machine.apply(
+        services, uow, registration, CaseAction.CHECKED_IN, actor, detail="round:1"
+    )
+    if result.done:
+        checkins.record_answers(
+            uow.session,
+            registration,
+            answers,
+            answered_by=checkins.CheckInChannel.DESK,
+            user_id=actor.user_id,
+            now=result.event.created_at if result.event else None,
+        )
+    return _done(services, uow, registration, actor, result, "checked_in")
+
+
+def returnee_may_get_sms(uow: UnitOfWork, registration: Registration) -> bool:
+    """Whether the person chose SMS and has not sent STOP since (issue 10, item 5)."""
+    if registration.contact_by != "sms" or not registration.sms_opt_in:
+        return False
+    stopped = uow.session.scalar(
+        select(SmsOptOut.id).where(SmsOptOut.phone_hash == registration.phone_hash)
+    )
+    return stopped is None
+
+
+def tell_returnee(
+    services: Services,
+    uow: UnitOfWork,
+    registration: Registration,
+    event: str,
+    *,
+    need: str | None = None,
+) -> bool:
+    """Stage the neutral SMS for `event` ("taken", "arranged") to a returnee who chose SMS.
+
+    In the action's own transaction (nothing is sent unless the action commits), in their
+    registration language, once per event: the key names the registration and, for an arranged
+    service, the need (never in the text), so a referral accepted, lost and accepted again tells
+    them once. The row carries the registration's id, so delete-my-data removes it with the rest.
+    Returns whether a message was staged now.
+    """
+    if not returnee_may_get_sms(uow, registration):
+        return False
+    if event == "taken":
+        body, key = returnee_taken_text(registration.ref, registration.language), "taken"
+    elif event == "arranged" and need:
+        body = returnee_arranged_text(registration.ref, registration.language)
+        key = f"arranged:{need}"
+    else:
+        raise ValueError(f"unknown returnee event {event!r}")
+    row = outbox.stage(
+        uow,
+        services,
+        to=services.cipher.decrypt(registration.phone_enc),
+        body=body,
+        purpose=SmsPurpose.CONFIRMATION,
+        key=f"returnee:{registration.id}:{key}",
+        registration_id=registration.id,
+    )
+    return row is not None
 
 
 def on_registration(

@@ -56,9 +56,15 @@ class CaseSmsObserver:
 
     def still_needed(self, services: Services, uow: UnitOfWork, row: OutboundSms) -> bool:
         """An escalation for a case someone has already taken need not go out; a possible
-        flood's held alert never does (its batch alert speaks for it)."""
+        flood's held alert never does (its batch alert speaks for it); nor an update or check-in
+        to a returnee whose number sent STOP after it was staged."""
         if floods.is_held(row):
             return False
+        if row.purpose == SmsPurpose.CONFIRMATION.value and row.registration_id is not None:
+            stopped = uow.session.scalar(
+                select(SmsOptOut.id).where(SmsOptOut.phone_hash == row.to_hash)
+            )
+            return stopped is None
         if row.purpose == SmsPurpose.ESCALATION.value and row.registration_id is not None:
             registration = uow.session.get(Registration, row.registration_id)
             return registration is not None and registration.status == "new"

@@ -50,6 +50,7 @@ EVENT_WORDS = {
     "reopened": "Reopened",
     "escalated": "Escalated: not taken in time",
     "refused": "Refused: not allowed to act",
+    "checked_in": "Check-in recorded from a call",
 }
 PURPOSE_WORDS = {
     "alert": "Alert",

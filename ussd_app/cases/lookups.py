@@ -15,8 +15,16 @@ from ussd_app.container import Services
 from ussd_app.references import REGISTRATION_PREFIX, REPORT_PREFIX, reference_candidates
 from ussd_app.reports.models import TraffickingReport
 from ussd_app.returnees.models import Registration
+from ussd_app.returnees.referrals import Referral, ReferralStatus
 
-CoarseStatus = Literal["received", "passed_to_police", "being_handled", "contacted", "closed"]
+CoarseStatus = Literal[
+    "received",
+    "passed_to_police",
+    "being_handled",
+    "with_case_worker",
+    "service_arranged",
+    "closed",
+]
 
 # Report statuses -> what the reporter may see (domain-lesotho.md 2.3 "coarse status").
 REPORT_STATUS_VIEW: dict[str, CoarseStatus] = {
@@ -25,14 +33,23 @@ REPORT_STATUS_VIEW: dict[str, CoarseStatus] = {
     "acknowledged": "being_handled",
     "closed": "closed",
 }
-# Registration statuses -> what the returnee may see; a referral is shown as "contacted" because
-# naming the partner it went to is more than a status check should reveal.
+# Registration statuses -> what the returnee may see (issue 10, item 5): received, with a case
+# worker, service arranged (once a referral of theirs was accepted or delivered), closed. Never
+# which need or which partner: a status check should reveal no more than that.
 REGISTRATION_STATUS_VIEW: dict[str, CoarseStatus] = {
     "new": "received",
-    "contacted": "contacted",
-    "referred": "contacted",
+    "contacted": "with_case_worker",
+    "referred": "with_case_worker",
     "closed": "closed",
 }
+ARRANGED_REFERRALS = (ReferralStatus.ACCEPTED.value, ReferralStatus.DELIVERED.value)
+
+
+def registration_coarse_status(status: str, arranged: bool) -> CoarseStatus:
+    """A registration's coarse status; `arranged`: a referral of it was accepted or delivered."""
+    coarse = REGISTRATION_STATUS_VIEW.get(status, "received")
+    return "service_arranged" if arranged and coarse == "with_case_worker" else coarse
+
 
 _WORDS = sms_texts.section("status_words")
 # The words a caller sees for each coarse status, by language. Short: they fill a `{status}`
@@ -90,7 +107,7 @@ def find_reference(
                     return candidate, REPORT_STATUS_VIEW.get(status, "received")
             elif candidate.startswith(REGISTRATION_PREFIX + "-"):
                 row = uow.session.execute(
-                    select(Registration.status, Registration.phone_hash).where(
+                    select(Registration.id, Registration.status, Registration.phone_hash).where(
                         Registration.ref == candidate
                     )
                 ).first()
@@ -98,5 +115,13 @@ def find_reference(
                     continue
                 if phone is not None and row.phone_hash != caller:
                     continue  # someone else's registration: as if it did not exist
-                return candidate, REGISTRATION_STATUS_VIEW.get(row.status, "received")
+                arranged = uow.session.scalar(
+                    select(Referral.id)
+                    .where(
+                        Referral.registration_id == row.id,
+                        Referral.status.in_(ARRANGED_REFERRALS),
+                    )
+                    .limit(1)
+                )
+                return candidate, registration_coarse_status(row.status, arranged is not None)
     return None

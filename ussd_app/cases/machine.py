@@ -35,6 +35,7 @@ class CaseAction(enum.StrEnum):
     REOPENED = "reopened"
     ESCALATED = "escalated"  # system: nobody took it in time
     REFUSED = "refused"  # someone without authority tried an action (detail says which)
+    CHECKED_IN = "checked_in"  # a registration's follow-up check-in recorded from a call (desk)
 
 
 class Outcome(enum.StrEnum):
@@ -93,6 +94,8 @@ REGISTRATION_RULES: dict[CaseAction, Rule] = {
     CaseAction.REOPENED: Rule(frozenset({_X}), _T, Who.HOLDER),
     # Nobody took it in time: the partners told of it are told once more (cases.followup).
     CaseAction.ESCALATED: Rule(frozenset({_N}), None, Who.SYSTEM),
+    # The holder's case worker called and records the 90-day check-in (returnees.checkins).
+    CaseAction.CHECKED_IN: Rule(frozenset({_T, _F, _X}), None, Who.HOLDER),
 }
 
 # How a registration's follow-up ended (the desk's close form for registrations).

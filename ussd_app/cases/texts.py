@@ -182,3 +182,21 @@ def registration_notice_text(
     about = f": {words}" if words else ""
     head = "Reminder, not yet taken: returnee" if reminder else "New returnee"
     return _checked(f"{head} {ref}, {place}{about}. Details on desk. {ack_instruction(ref)}")
+
+
+# -- keeping a returnee informed (issue 10, items 5 and 6): neutral, in their language --------
+
+
+def returnee_taken_text(ref: str, lang: str) -> str:
+    """To a returnee who chose SMS when a partner takes their registration; names nobody."""
+    return _checked(_t("confirmations", "returnee_taken", _lang(lang), ref=ref))
+
+
+def returnee_arranged_text(ref: str, lang: str) -> str:
+    """When a referral of theirs is accepted ("service arranged"); never the need or partner."""
+    return _checked(_t("confirmations", "returnee_arranged", _lang(lang), ref=ref))
+
+
+def returnee_checkin_text(ref: str, lang: str) -> str:
+    """The 90-day check-in: four yes/no questions answered in one reply (inbound CHECK)."""
+    return _checked(_t("confirmations", "returnee_checkin", _lang(lang), ref=ref))

@@ -226,6 +226,8 @@ def _sms_messages_in(
         [f"need_words:{k}" for k in texts["need_words"]],
         must=False,  # the needs are left out when they do not fit
     )
+    for key in ("returnee_taken", "returnee_arranged", "returnee_checkin"):  # issue 10: 5, 6
+        add(f"returnee {key.removeprefix('returnee_')}", [f"confirmations:{key}"])
     for key, word in status.items():
         ids = (f"sms:status_words:{key}",)
         out.append(

@@ -21,6 +21,7 @@ from ussd_app.cases import actions, labels
 from ussd_app.cases import registration_queries as queries
 from ussd_app.cases.machine import REGISTRATION_CLOSE_OUTCOMES, Result
 from ussd_app.codes import DISTRICTS, NEEDS
+from ussd_app.db import utcnow
 from ussd_app.desk import bp
 from ussd_app.desk.acting import act_and_show
 from ussd_app.desk.auth import (
@@ -32,7 +33,7 @@ from ussd_app.desk.auth import (
 )
 from ussd_app.desk.cases import Page, case_permission
 from ussd_app.desk.strings import t
-from ussd_app.returnees import health
+from ussd_app.returnees import checkins, health
 from ussd_app.returnees.referrals import REFERRAL_STATUSES
 from ussd_app.staff.accounts import StaffAccount
 from ussd_app.staff.roles import Permission
@@ -112,6 +113,8 @@ def registration_detail(reference: str) -> Page:
         may_act=staff.can(Permission.CASES_ACT),
         outcomes=REGISTRATION_CLOSE_OUTCOMES,
         health_given=health.services_given(services(), registration_id),
+        check_in=checkins.check_in_view(services(), registration_id, utcnow()),
+        answer_codes=CHECK_IN_CHOICES,
         may_see_number=holds and staff.can(Permission.REPORTER_NUMBER),
         reasons=NUMBER_REASONS,
     )
@@ -203,3 +206,23 @@ def registration_number(reference: str) -> Page:
         reason=NUMBER_REASONS[reason],
         seconds=NUMBER_SHOWN_S,
     )
+
+
+# The desk form's choices for each check-in question: the stored code ("" for skipped).
+CHECK_IN_CHOICES: tuple[tuple[str, str], ...] = (
+    ("yes", "checkin.yes"),
+    ("no", "checkin.no"),
+    ("", "checkin.skip"),
+)
+
+
+@bp.post("/returnees/<reference>/check-in")
+@case_permission(Permission.CASES_ACT, record_type=RECORD)
+def registration_check_in(reference: str) -> Page:
+    """The holder's case worker records the 90-day check-in from a call (holder only: the
+    state machine refuses anyone else, audited); every question may be left unanswered."""
+    answers: dict[str, str | None] = {}
+    for question in checkins.QUESTIONS:
+        value = request.form.get(question) or ""
+        answers[question] = value if value in checkins.ANSWERS else None
+    return _act(reference, actions.record_check_in, "reg.checked_in", answers=answers)

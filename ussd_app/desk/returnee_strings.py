@@ -113,3 +113,22 @@ RETURNEE_EN: dict[str, str] = {
     "health.choose_post": "Choose the border post.",
     "health.choose_service": "Tick at least one service given.",
 }
+
+# The 90-day follow-up check-in on the registration page (issue 10, item 6).
+CHECKIN_EN: dict[str, str] = {
+    "checkin.title": "90-day check-in",
+    "checkin.asks_by": "How it is asked",
+    "checkin.due_on": "Due from",
+    "checkin.status": "Status",
+    "checkin.answered": "Answered",
+    "checkin.due_now": "DUE: call the person and record the answers",
+    "checkin.record": "Record the check-in from a call",
+    "checkin.hint": "Ask each question; leave one unanswered if the person prefers not to say.",
+    "checkin.yes": "Yes",
+    "checkin.no": "No",
+    "checkin.skip": "Not answered",
+    "checkin.save": "Save check-in",
+    "reg.checked_in": "Check-in saved.",
+    "stats.checkins_title": "Follow-up check-ins (90 days after registration)",
+}
+RETURNEE_EN.update(CHECKIN_EN)

@@ -1,4 +1,5 @@
-"""Inbound SMS commands (`POST /sms/inbound`): ACK, CLOSE, STATUS, REPORT, HELP, STOP, START.
+"""Inbound SMS commands (`POST /sms/inbound`): ACK, CLOSE, STATUS, REPORT, HELP, STOP, START,
+and CHECK (a returnee's answers to the 90-day check-in, `ussd_app.cases.checkin_sms`).
 
 The gateway retries an inbound message every minute for 12 hours until it gets a 200, so each
 message is handled once, keyed on the gateway's id. Keywords are case-insensitive, in English or
@@ -17,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ussd_app import sms_texts
-from ussd_app.cases import actions, lookups
+from ussd_app.cases import actions, checkin_sms, lookups
 from ussd_app.cases.authority import Actor, may_see
 from ussd_app.cases.machine import Outcome
 from ussd_app.container import Services
@@ -30,6 +31,7 @@ from ussd_app.partners.models import Partner, PartnerContact
 from ussd_app.phones import InvalidPhoneNumber, mask
 from ussd_app.references import looks_like_reference, normalise_reference
 from ussd_app.reports.models import TraffickingReport
+from ussd_app.returnees.checkins import parse_reply_codes
 from ussd_app.returnees.models import Registration
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ KEYWORDS: dict[str, tuple[str, str]] = {
     "EMISA": ("STOP", "st"),  # REVIEW(st): "stop"
     "START": ("START", "en"),
     "QALA": ("START", "st"),  # REVIEW(st): "start/begin"
+    "CHECK": ("CHECK", "en"),
+    "SHEBA": ("CHECK", "st"),  # REVIEW(st): "look/check" (the check-in reply)
 }
 
 # Replies, kept plain and neutral: a phone may be shared. No reply names trafficking except to
@@ -155,8 +159,9 @@ def _handle_inbound(
         else:
             _HANDLERS.get(parsed.command, _unknown)(uow, services, sender, parsed, gateway_id)
         uow.commit()
-    # A report's sender is never logged (issue 8, item 2): the line would tie it to the report.
-    sender_tag = "-" if parsed.command == "REPORT" else mask(sender)
+    # A report's sender is never logged (issue 8, item 2): the line would tie it to the report;
+    # nor a check-in's (the line would say this phone belongs to a returnee).
+    sender_tag = "-" if parsed.command in ("REPORT", "CHECK") else mask(sender)
     log.info("inbound sms %s from %s handled", parsed.command, sender_tag)
     return parsed.command
 
@@ -300,7 +305,39 @@ def _help(
 def _unknown(
     uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
 ) -> None:
+    # A basic-phone reply to the check-in may be just the digits ("1 2 1 2"): taken as CHECK
+    # when the sender has a check-in to answer; anything else gets the help line.
+    if parse_reply_codes(parsed.args) is not None:
+        reg = checkin_sms.registration_of(uow, services, sender)
+        if reg is not None and checkin_sms.answerable(uow, reg) is not None:
+            _check(uow, services, sender, parsed, gid)
+            return
     _reply(uow, services, sender, gid, _text("unknown", parsed.lang))
+
+
+def _check(
+    uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
+) -> None:
+    """CHECK 1 2 1 2: the answers to the 90-day check-in from the phone that registered.
+
+    The phone is matched by its keyed hash. A reference before the answers is allowed and
+    ignored (the phone decides whose check-in it is). The answers are never logged or echoed.
+    """
+    reg = checkin_sms.registration_of(uow, services, sender)
+    lang = reg.language if reg is not None and reg.language in ("en", "st") else parsed.lang
+    if reg is None or checkin_sms.answerable(uow, reg) is None:
+        _reply(uow, services, sender, gid, _text("checkin_none", lang))
+        return
+    args = parsed.args
+    first, _, rest = args.partition(" ")
+    if first[:1].isalpha() and looks_like_reference(first):  # "CHECK R-1234567 1 2 1 2"
+        args = rest
+    answers = parse_reply_codes(args)
+    if answers is None:
+        _reply(uow, services, sender, gid, _text("checkin_help", lang))
+        return
+    checkin_sms.record_reply(uow, reg, answers)
+    _reply(uow, services, sender, gid, _text("checkin_saved", lang))
 
 
 def _stop(
@@ -309,6 +346,7 @@ def _stop(
     phone_hash = services.hash_phone(sender)
     if uow.session.scalar(select(SmsOptOut).where(SmsOptOut.phone_hash == phone_hash)) is None:
         uow.session.add(SmsOptOut(phone_hash=phone_hash))
+    checkin_sms.stop(uow, services, sender)  # a check-in waiting for a reply ends here
     _reply(uow, services, sender, gid, _text("stopped", parsed.lang))
 
 
@@ -353,4 +391,5 @@ _HANDLERS = {
     "STOP": _stop,
     "START": _start,
     "REPORT": _report,
+    "CHECK": _check,
 }

@@ -12,6 +12,7 @@ from ussd_app.db import Base
 from ussd_app.messaging.models import DeliveryReport, InboundSms, OutboundSms, SmsOptOut
 from ussd_app.partners.models import Partner, PartnerContact
 from ussd_app.reports.models import ReporterContact, TraffickingReport
+from ussd_app.returnees.checkins import CheckIn
 from ussd_app.returnees.health import HealthService
 from ussd_app.returnees.models import Registration
 from ussd_app.returnees.referrals import Referral
@@ -22,6 +23,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CaseEvent",
+    "CheckIn",
     "ConsentRecord",
     "DeliveryReport",
     "HealthService",

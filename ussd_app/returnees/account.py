@@ -9,9 +9,11 @@ from sqlalchemy import delete, select, update
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.erasure import erase_phone_everywhere
+from ussd_app.messaging.backends.console import erase_from_log
 from ussd_app.messaging.models import OutboundSms
 from ussd_app.phones import InvalidPhoneNumber
 from ussd_app.records import check_channel
+from ussd_app.returnees.checkins import CheckIn
 from ussd_app.returnees.models import Registration
 from ussd_app.returnees.referrals import Referral
 
@@ -48,6 +50,7 @@ def delete_registration(services: Services, phone: str, *, channel: str = "ussd"
         ).first()
         if reg is None:
             uow.commit()
+            _erase_sms_log(services, e164, ())
             log.info("delete-my-data for a phone with no registration; its other data erased")
             return False
         ref = reg.ref
@@ -70,11 +73,28 @@ def delete_registration(services: Services, phone: str, *, channel: str = "ussd"
                 )
             )
         # Its follow-up goes with it: the notices and reminders sent to partners (they name its
-        # reference, district and needs) and its referrals; its case events (notes, who took
-        # it) go by their foreign key's ON DELETE CASCADE.
+        # reference, district and needs), the messages sent to the person about it (case taken,
+        # service arranged, the check-in), its referrals and its check-ins (the answers); its
+        # case events (notes, who took it) and border health services go by their foreign
+        # key's ON DELETE CASCADE.
         uow.session.execute(delete(OutboundSms).where(OutboundSms.registration_id == reg.id))
         uow.session.execute(delete(Referral).where(Referral.registration_id == reg.id))
+        uow.session.execute(delete(CheckIn).where(CheckIn.registration_id == reg.id))
         uow.session.delete(reg)
         uow.commit()
+    _erase_sms_log(services, e164, (ref,))
     log.info("registration %s deleted at the caller's request", ref)
     return True
+
+
+def _erase_sms_log(services: Services, e164: str, references: tuple[str, ...]) -> None:
+    """The console backend's SMS log (development) forgets the number and the registration,
+    after the database has (a file cannot join the transaction; a failure here is logged and
+    leaves the database erased)."""
+    try:
+        removed = erase_from_log(services.settings.resolved_sms_log_path, e164, references)
+    except OSError:
+        log.exception("delete-my-data: the SMS log could not be rewritten")
+        return
+    if removed:
+        log.info("delete-my-data: %d lines removed from the SMS log", removed)

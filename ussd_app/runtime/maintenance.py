@@ -1,6 +1,6 @@
 """Periodic work, safe to run as often as you like: the outbox sweeper, escalations, reports
-abandoned mid-session, erasing reporters' numbers past their purge date, and re-notifying
-registrations nobody has taken.
+abandoned mid-session, erasing reporters' numbers past their purge date, re-notifying
+registrations nobody has taken, and asking the 90-day check-in by SMS.
 
 Run by `ussd-app alerts sweep` (the production clock process) or by the embedded worker.
 """
@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ussd_app.cases import escalation, followup
+from ussd_app.cases import checkin_sms, escalation, followup
 from ussd_app.messaging import delivery_reports, outbox
 from ussd_app.messaging import retention as sms_retention
 from ussd_app.reports import retention
@@ -34,6 +34,7 @@ class MaintenanceResult:
     purged: int = 0
     renotified: tuple[str, ...] = ()
     unmatched_dropped: int = 0  # delivery reports for unknown message ids, past their keep
+    check_ins_sent: int = 0  # 90-day check-in SMS staged in this pass
 
 
 def purge_expired(container: Container, now: dt.datetime | None = None) -> dict[str, int]:
@@ -87,6 +88,18 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
         unmatched = delivery_reports.drop_unmatched(services, now)
     except Exception:
         log.exception("dropping unmatched delivery reports failed")
+    check_ins = 0
+    try:
+        check_ins = checkin_sms.send_due(services, now)
+    except Exception:
+        log.exception("check-in SMS pass failed")
     return MaintenanceResult(
-        swept.freed, swept.enqueued, escalated, filed, purged, tuple(renotified), unmatched
+        swept.freed,
+        swept.enqueued,
+        escalated,
+        filed,
+        purged,
+        tuple(renotified),
+        unmatched,
+        check_ins,
     )

@@ -739,3 +739,63 @@ def format_hours(hours: float | None) -> str:
     if hours < 48:
         return f"{hours:.1f} hours"
     return f"{hours / 24:.1f} days"
+
+
+# -- the 90-day follow-up check-in (issue 10, item 6) -------------------------------------------
+
+
+def check_in_figures(services: Services, period: Period) -> list[Figure]:
+    """Two protected tables of the check-ins made in `period` (k = 5, as for registrations):
+    how they went (by how they were asked) and, of those answered, each question's answers.
+
+    Counts only: a check-in names no one here, and a cell under k is hidden with its complements.
+    """
+    from ussd_app.returnees import checkins
+
+    with services.uow() as uow:
+        rows_db = uow.session.execute(
+            select(
+                checkins.CheckIn.channel,
+                checkins.CheckIn.status,
+                *(getattr(checkins.CheckIn, q) for q in checkins.QUESTIONS),
+            ).where(
+                checkins.CheckIn.created_at >= period.since,
+                checkins.CheckIn.created_at < period.until,
+            )
+        ).all()
+    how = {"sms": "Asked by SMS", "desk": "Asked on a call (desk)"}
+    status_cols = ["Answered", "No reply yet", "Stopped (STOP)"]
+    status_of = dict(
+        zip(checkins.STATUSES, ["No reply yet", "Answered", "Stopped (STOP)"], strict=True)
+    )
+    status_rows = list(how.values())
+    status_pairs = [(how[r[0]], status_of[r[1]]) for r in rows_db if r[0] in how]
+    status_counts = _crosstab(status_pairs, status_rows, status_cols)
+    answer_cols = [checkins.ANSWER_WORDS[a] for a in (*checkins.ANSWERS, None)]
+    answer_rows = [checkins.QUESTION_WORDS[q] for q in checkins.QUESTIONS]
+    answer_pairs = [
+        (checkins.QUESTION_WORDS[q], checkins.ANSWER_WORDS[r[2 + i]])
+        for r in rows_db
+        if r[1] == checkins.CheckInStatus.ANSWERED.value
+        for i, q in enumerate(checkins.QUESTIONS)
+    ]
+    answer_counts = _crosstab(answer_pairs, answer_rows, answer_cols)
+    about = "check-ins of registrations"
+    return [
+        Figure(
+            "check-ins-status",
+            "90-day check-ins: how they went",
+            about,
+            "Asked",
+            "",
+            protect(status_counts, K_REGISTRATIONS, status_rows, status_cols),
+        ),
+        Figure(
+            "check-ins-answers",
+            "90-day check-ins answered: the answers",
+            about,
+            "Question",
+            "",
+            protect(answer_counts, K_REGISTRATIONS, answer_rows, answer_cols),
+        ),
+    ]

@@ -10,11 +10,14 @@ would garble the references. The JSON-lines file is created with owner-only perm
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import sys
 import threading
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -61,4 +64,42 @@ class ConsoleSmsSender:
         # O_CREAT with 0o600: texts of alerts are for the owner's eyes only.
         fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # not while delete-my-data rewrites the file
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def erase_from_log(
+    log_path: str | os.PathLike[str], number: str, references: Iterable[str] = ()
+) -> int:
+    """Delete-my-data for the console log: drop every line sent to `number` (matched by its
+    mask, which is all the file holds) and every line naming one of `references` (the notices
+    to partners about the person's registration). Returns how many lines went.
+
+    The file is rewritten in place under an exclusive lock, the one the sender takes to append,
+    so a message written meanwhile by another process is neither lost nor kept half.
+    """
+    path = Path(log_path)
+    if not path.exists():
+        return 0
+    masked = mask(number)
+    named = [re.compile(re.escape(ref) + r"(?!\d)") for ref in references if ref]
+    with path.open("r+", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        lines = fh.readlines()
+        kept = [line for line in lines if not _about(line, masked, named)]
+        if len(kept) != len(lines):
+            fh.seek(0)
+            fh.writelines(kept)
+            fh.truncate()
+    return len(lines) - len(kept)
+
+
+def _about(line: str, masked: str, named: list[re.Pattern[str]]) -> bool:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return masked in line  # not one of ours: judged by its text
+    if not isinstance(record, dict):
+        return False
+    message = str(record.get("message", ""))
+    return record.get("to") == masked or any(p.search(message) for p in named)
