@@ -84,6 +84,9 @@ class TraffickingReport(Base):
     incomplete: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+    # When its alerts were staged (`cases.staging`); NULL until then. The caller's hop commits
+    # the report alone; a job, or failing that the sweeper, stages the alerts and sets this.
+    routed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
     # Who has the case: the partner that took it, and (on the desk) the colleague assigned.

@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from ussd_app.cases import staging
 from ussd_app.messaging import outbox
 
 if TYPE_CHECKING:
@@ -46,3 +47,10 @@ def send_outbound_sms(outbound_id: int) -> str:
         retry_delays=container.dispatcher.retry_delays,
     )
     return result.value
+
+
+def route_subject(subject: str, subject_id: int) -> bool:
+    """Stage the alerts of a committed report (or a registration's notices) and mark it routed.
+    Safe to run twice: a routed row is left alone. The sweeper runs the same function for any
+    row whose job was lost."""
+    return staging.route(get_container().services, subject, subject_id)

@@ -1,6 +1,6 @@
-"""Periodic work, safe to run as often as you like: the outbox sweeper, escalations, reports
-abandoned mid-session, erasing reporters' numbers past their purge date, and re-notifying
-registrations nobody has taken.
+"""Periodic work, safe to run as often as you like: routing reports and registrations whose
+routing job was lost, the outbox sweeper, escalations, reports abandoned mid-session, erasing
+reporters' numbers past their purge date, and re-notifying registrations nobody has taken.
 
 Run by `ussd-app alerts sweep` (the production clock process) or by the embedded worker.
 """
@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ussd_app.cases import escalation, followup
+from ussd_app.cases import escalation, followup, staging
 from ussd_app.messaging import delivery_reports, outbox
 from ussd_app.messaging import retention as sms_retention
 from ussd_app.reports import retention
@@ -34,6 +34,8 @@ class MaintenanceResult:
     purged: int = 0
     renotified: tuple[str, ...] = ()
     unmatched_dropped: int = 0  # delivery reports for unknown message ids, past their keep
+    # Reports/registrations committed but never routed (their job was lost), routed by this pass.
+    routed: tuple[tuple[str, int], ...] = ()
 
 
 def purge_expired(container: Container, now: dt.datetime | None = None) -> dict[str, int]:
@@ -63,6 +65,12 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
     filed: list[str] = []
     escalated: list[str] = []
     swept = outbox.SweepResult(0, 0)
+    routed: list[tuple[str, int]] = []
+    try:
+        # First: a report committed whose routing job was lost gets its alerts staged here.
+        routed = list(staging.sweep_unrouted(services, now=now))
+    except Exception:
+        log.exception("routing sweep failed")
     try:
         # Abandonment is decided on the Redis server's clock, never on this process's `now`.
         filed = abandoned.sweep_idle(services, container.store)
@@ -88,5 +96,12 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
     except Exception:
         log.exception("dropping unmatched delivery reports failed")
     return MaintenanceResult(
-        swept.freed, swept.enqueued, escalated, filed, purged, tuple(renotified), unmatched
+        swept.freed,
+        swept.enqueued,
+        escalated,
+        filed,
+        purged,
+        tuple(renotified),
+        unmatched,
+        tuple(routed),
     )
