@@ -1,5 +1,9 @@
 """The language each phone chose, so the next dial starts in it.
 
+The hop reads it from Redis only (`session_store.LANG_PREFIX`, read with the session in one
+command): a first dial never queries the database. Choosing a language writes both, the
+database with ONE upsert statement (the durable copy, kept by the retention table).
+
 A reporter chooses a language too, so this table must not be a way back to them: rows are found
 by a keyed digest of the phone hash under their own purpose (`digests.LANGUAGE`), never by the
 phone hash the registrations use, and their times are kept to the day (UTC midnight), so a
@@ -11,13 +15,14 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ussd_app import digests
 from ussd_app.container import Services
 from ussd_app.db import utcnow
 from ussd_app.phones import InvalidPhoneNumber
-from ussd_app.records import UniqueConflict, check_language, flush_or_conflict
+from ussd_app.records import check_language
 from ussd_app.ussd.models import PhonePreference
 
 
@@ -50,34 +55,22 @@ def _today() -> dt.datetime:
 
 
 def set_language(services: Services, phone: str, lang: str) -> None:
-    """Remember `lang` for the phone (insert or update).
-
-    Two hops of one caller can race to insert; the loser retries once and then updates.
-    """
+    """Remember `lang` for the phone: one INSERT ... ON CONFLICT DO UPDATE (no look-up first;
+    two hops racing both land on the unique index and the later choice wins). An unchanged
+    choice updates nothing, so its day stays the day it was made."""
     check_language(lang)
     key = preference_key(services, services.hash_phone(services.normalise_phone(phone)))
-    for _attempt in range(2):
-        try:
-            with services.uow() as uow:
-                pref = uow.session.scalars(
-                    select(PhonePreference).where(PhonePreference.phone_hash == key)
-                ).first()
-                if pref is None:
-                    uow.session.add(
-                        PhonePreference(
-                            phone_hash=key, language=lang, created_at=_today(), updated_at=_today()
-                        )
-                    )
-                elif pref.language == lang:
-                    return
-                else:
-                    pref.language = lang
-                    pref.updated_at = _today()
-                    # Written even when unchanged, or the column's onupdate stamps the minute.
-                    flag_modified(pref, "updated_at")
-                flush_or_conflict(uow)
-                uow.commit()
-                return
-        except UniqueConflict:
-            continue
-    raise RuntimeError("could not store the language preference")
+    today = _today()
+    with services.uow() as uow:
+        dialect = uow.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(PhonePreference).values(
+            phone_hash=key, language=lang, created_at=today, updated_at=today
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[PhonePreference.phone_hash],
+            set_={"language": stmt.excluded.language, "updated_at": today},
+            where=PhonePreference.language != stmt.excluded.language,
+        )
+        uow.session.execute(stmt)
+        uow.commit()

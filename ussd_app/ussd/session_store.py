@@ -5,8 +5,8 @@ Keys (every one with a TTL, so nothing lingers). `<slot>` is never the session i
 hash stored in the database but a keyed digest of it under its own purpose
 (`ussd_app.digests.REDIS_SLOT`), so a Redis dump cannot be matched to a gateway's session log,
 a report or a registration without PHONE_HASH_KEY:
-- `ussd:s:<slot of session>`  sealed (Fernet: AES + HMAC) engine state with the answers, the
-  gateway text seen last and the reply sent for it
+- `ussd:s:<slot of session>`  sealed (AES-256-GCM, `crypto.Sealer`) engine state with the
+  answers, the gateway text seen last and the reply sent for it
 - `ussd:l:<slot of session>`  a short lock that serialises concurrent hops of one session
 - `ussd:r:<slot of phone>`    sealed snapshot of an unfinished flow, offered on redial
 - `ussd:g:<slot of phone>`    the phone's language code (a cache of phone_preferences)
@@ -32,12 +32,15 @@ import redis
 from ussd_app import digests, metrics
 from ussd_app.crypto import Cipher
 from ussd_app.menu.types import SessionState
+from ussd_app.retention_policy import PHONE_PREFERENCE
 
 SESSION_PREFIX = "ussd:s:"
 LOCK_PREFIX = "ussd:l:"
 RESUME_PREFIX = "ussd:r:"
-LANG_PREFIX = "ussd:g:"  # phone hash -> language code (a cache of phone_preferences)
-LANG_CACHE_S = 30 * 24 * 3600
+LANG_PREFIX = "ussd:g:"  # phone slot -> language code (what the hop reads; see preferences.py)
+# As long as the database copy is kept (retention_policy.PHONE_PREFERENCE): the hop reads the
+# language only from here, never from the database.
+LANG_CACHE_S = int(PHONE_PREFERENCE.total_seconds())
 URGENT_INDEX = "ussd:urgent"  # sorted set: phone slot -> time of last hop
 URGENT_PREFIX = "ussd:u:"  # phone slot -> sealed {session, phone, state}
 URGENT_TTL_S = 24 * 3600
@@ -51,6 +54,21 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
 end
 return 0
+"""
+
+# One command to end a hop: write what it set and release the lock if still ours.
+# KEYS: session, resume, language, lock. ARGV: token, record, record ttl, resume op
+# ("set" / "del" / ""), resume value, resume ttl, language ("" = unchanged), language ttl.
+_SAVE_UNLOCK_LUA = """
+if ARGV[2] ~= '' then redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+if ARGV[4] == 'set' then
+  redis.call('set', KEYS[2], ARGV[5], 'EX', ARGV[6])
+elseif ARGV[4] == 'del' then
+  redis.call('del', KEYS[2])
+end
+if ARGV[7] ~= '' then redis.call('set', KEYS[3], ARGV[7], 'EX', ARGV[8]) end
+if redis.call('get', KEYS[4]) == ARGV[1] then redis.call('del', KEYS[4]) end
+return 1
 """
 
 
@@ -95,8 +113,9 @@ class SessionRecord:
 class Hop:
     """One hop's view of Redis: what was read when the lock was taken, and what to write back.
 
-    Everything is read in one round trip (lock + session + resume snapshot + cached language)
-    and written in one (session + resume + language + unlock), so a hop costs two round trips.
+    Everything is read in one round trip (lock + session + resume snapshot + language,
+    pipelined) and written with ONE command (a Lua script: session + resume + language +
+    unlock), so a hop costs two round trips, as a hand-written GET + SET hop does.
     """
 
     def __init__(
@@ -129,6 +148,7 @@ class SessionStore:
     ) -> None:
         self._redis = conn
         self._cipher = cipher
+        self._sealer = cipher.sealer()  # AES-GCM for what is sealed on every hop
         # Without PHONE_HASH_KEY (a store built by hand), slots are keyed per process.
         self._slot_secret = slot_secret or secrets.token_urlsafe(32)
         self._session_ttl = session_ttl_s
@@ -148,6 +168,8 @@ class SessionStore:
         lock_ms = int(max(self._lock_timeout * 2, 10) * 1000)  # a crashed holder frees it
         deadline = time.monotonic() + self._lock_timeout
         while True:
+            # One round trip: the lock and the three reads, pipelined (not a script, so a Redis
+            # that refuses scripts fails this hop at its end, after any commit: see handle()).
             with self._redis.pipeline(transaction=False) as pipe:
                 pipe.set(lock_key, token, nx=True, px=lock_ms)
                 pipe.get(session_key)
@@ -172,27 +194,30 @@ class SessionStore:
             # The screen the caller was on when the hop failed (a screen id, never an answer).
             metrics.HOP_ERRORS.labels(screen=_screen_of(hop.record, "_new")).inc()
             raise
-        with self._redis.pipeline(transaction=False) as pipe:
-            if hop.save_record is not None:
-                pipe.set(
-                    session_key,
-                    self._cipher.encrypt(hop.save_record.to_json()),
-                    ex=self._session_ttl,
-                )
-            if hop.resume_state is not None:
-                pipe.set(
-                    RESUME_PREFIX + phone_slot,
-                    self._seal(hop.resume_state),
-                    ex=self._resume_window,
-                )
-            elif hop.clear_resume and raw_resume is not None:
-                pipe.delete(RESUME_PREFIX + phone_slot)
-            if hop.remember_language is not None:
-                pipe.set(LANG_PREFIX + phone_slot, hop.remember_language, ex=LANG_CACHE_S)
-            # EVAL, not a registered Script: in a pipeline redis-py would first ask SCRIPT EXISTS,
-            # an extra round trip on every hop; the script is a few bytes.
-            pipe.eval(_RELEASE_LUA, 1, lock_key, token)
-            pipe.execute()
+        record = "" if hop.save_record is None else self._sealer.seal(hop.save_record.to_json())
+        resume_op, resume_value = "", ""
+        if hop.resume_state is not None:
+            resume_op, resume_value = "set", self._seal(hop.resume_state)
+        elif hop.clear_resume and raw_resume is not None:
+            resume_op = "del"
+        # EVAL, not a registered Script: redis-py's Script first tries EVALSHA and may need a
+        # second round trip; the script is a few hundred bytes and Redis caches it by digest.
+        self._redis.eval(
+            _SAVE_UNLOCK_LUA,
+            4,
+            session_key,
+            RESUME_PREFIX + phone_slot,
+            LANG_PREFIX + phone_slot,
+            lock_key,
+            token,
+            record,
+            self._session_ttl,
+            resume_op,
+            resume_value,
+            self._resume_window,
+            hop.remember_language or "",
+            LANG_CACHE_S,
+        )
         shown = hop.save_record if hop.save_record is not None else hop.record
         metrics.HOPS.labels(screen=_screen_of(shown, "_none")).inc()
 
@@ -208,12 +233,12 @@ class SessionStore:
         if token is None:
             return None
         try:
-            return SessionState.from_dict(json.loads(self._cipher.decrypt(token)))
+            return SessionState.from_dict(json.loads(self._sealer.open(token)))
         except (ValueError, KeyError, TypeError):
             return None
 
     def _seal(self, state: SessionState) -> str:
-        return self._cipher.encrypt(json.dumps(state.to_dict(), separators=(",", ":")))
+        return self._sealer.seal(json.dumps(state.to_dict(), separators=(",", ":")))
 
     def _release(self, lock_key: str, token: str) -> None:
         with suppress(redis.exceptions.RedisError):
@@ -223,7 +248,7 @@ class SessionStore:
         if raw is None:
             return None
         try:
-            return SessionRecord.from_json(self._cipher.decrypt(_text(raw) or ""))
+            return SessionRecord.from_json(self._sealer.open(_text(raw) or ""))
         except (ValueError, KeyError, TypeError):
             return None  # unreadable (older format, rotated key): start afresh rather than fail
 
@@ -231,7 +256,7 @@ class SessionStore:
         self, phone_hash: str, session_id: str, phone: str, state: SessionState
     ) -> None:
         """Remember an unfinished report with danger now + a place, so it is never just lost."""
-        sealed = self._cipher.encrypt(
+        sealed = self._sealer.seal(
             json.dumps({"session": session_id, "phone": phone, "state": state.to_dict()})
         )
         slot = self._slot(phone_hash)
@@ -273,7 +298,7 @@ class SessionStore:
             return None
         try:
             token = raw.decode() if isinstance(raw, bytes) else str(raw)
-            data = json.loads(self._cipher.decrypt(token))
+            data = json.loads(self._sealer.open(token))
             return str(data["session"]), str(data["phone"]), SessionState.from_dict(data["state"])
         except (ValueError, KeyError, TypeError):
             return None
