@@ -41,6 +41,11 @@ HTTP_SECONDS = Histogram(
     ["route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+DB_STATEMENTS = Counter(
+    "db_statements_total",
+    "SQL statements sent to the database by this process (scripts/bench_ussd.py divides it by "
+    "the sessions completed)",
+)
 TIME_TO_ACKNOWLEDGE = Histogram(
     "case_time_to_acknowledge_seconds",
     "From a case being filed to a partner taking it (ACK by SMS or on the desk)",
@@ -53,6 +58,11 @@ def request_done(route: str, status: int, seconds: float) -> None:
     """Count one answered request (`route` is the matched URL rule, e.g. "/ussd")."""
     HTTP_REQUESTS.labels(route=route, status=f"{status // 100}xx").inc()
     HTTP_SECONDS.labels(route=route).observe(seconds)
+
+
+def count_statement(*_args: object) -> None:
+    """A SQLAlchemy `before_cursor_execute` listener: one more statement sent."""
+    DB_STATEMENTS.inc()
 
 
 def limit_hit(limit: str) -> None:

@@ -1,6 +1,7 @@
 """Periodic work, safe to run as often as you like: routing reports and registrations whose
-routing job was lost, the outbox sweeper, escalations, reports abandoned mid-session, erasing
-reporters' numbers past their purge date, and re-notifying registrations nobody has taken.
+routing job was lost, storing the language choices hops queued, the outbox sweeper,
+escalations, reports abandoned mid-session, erasing reporters' numbers past their purge date,
+and re-notifying registrations nobody has taken.
 
 Run by `ussd-app alerts sweep` (the production clock process) or by the embedded worker.
 """
@@ -16,7 +17,7 @@ from ussd_app.cases import escalation, followup, staging
 from ussd_app.messaging import delivery_reports, outbox
 from ussd_app.messaging import retention as sms_retention
 from ussd_app.reports import retention
-from ussd_app.ussd import abandoned
+from ussd_app.ussd import abandoned, preferences
 from ussd_app.ussd import retention as ussd_retention
 
 if TYPE_CHECKING:
@@ -76,6 +77,10 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
         filed = abandoned.sweep_idle(services, container.store)
     except Exception:
         log.exception("abandoned-session sweep failed")
+    try:
+        preferences.flush_pending(services, container.store)
+    except Exception:
+        log.exception("storing queued language choices failed; the next pass retries")
     try:
         escalated = escalation.escalate_due(services, now)
     except Exception:

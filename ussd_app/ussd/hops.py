@@ -144,7 +144,7 @@ class HopService:
             if progress.handled:
                 # Committed: from here on, this reply is what the caller gets.
                 progress.committed = HopReply(body, step.state.screen)
-            self._apply_effects(step, req, hop)
+            self._apply_effects(step, hop, phone_hash)
             hop.save_record = SessionRecord(
                 state=step.state,
                 last_text=req.text,
@@ -212,13 +212,16 @@ class HopService:
             step = engine.complete(self._menu, step.state, result, self._params)
         return step
 
-    def _apply_effects(self, step: Step, req: UssdRequest, hop: Hop) -> None:
+    def _apply_effects(self, step: Step, hop: Hop, phone_hash: str) -> None:
         ended = False
         for effect in step.effects:
             if isinstance(effect, SetLanguage):
                 if effect.lang != hop.language:
-                    # One upsert, only when the choice changes what is remembered.
-                    preferences.set_language(self._services, req.phone, effect.lang)
+                    # The database copy is written off the hop: queued by the same write-back
+                    # command, stored by the maintenance pass (preferences.flush_pending).
+                    hop.pending_language = preferences.pending_entry(
+                        self._services, phone_hash, effect.lang
+                    )
                 hop.remember_language = effect.lang
             elif isinstance(effect, FlowEnded):
                 ended = True

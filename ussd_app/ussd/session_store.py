@@ -19,6 +19,7 @@ between hops, so any process can serve any hop.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -41,6 +42,11 @@ LANG_PREFIX = "ussd:g:"  # phone slot -> language code (what the hop reads; see 
 # As long as the database copy is kept (retention_policy.PHONE_PREFERENCE): the hop reads the
 # language only from here, never from the database.
 LANG_CACHE_S = int(PHONE_PREFERENCE.total_seconds())
+# Language choices waiting to be written to the database (list of "<preference key> <lang>"),
+# pushed by the hop's write-back script and drained by the maintenance pass
+# (`preferences.flush_pending`): the database copy is written off the caller's path.
+LANG_PENDING = "ussd:gq"
+LANG_PENDING_MAX = 100_000  # if nothing drains it, the oldest choices go first
 URGENT_INDEX = "ussd:urgent"  # sorted set: phone slot -> time of last hop
 URGENT_PREFIX = "ussd:u:"  # phone slot -> sealed {session, phone, state}
 URGENT_TTL_S = 24 * 3600
@@ -56,9 +62,20 @@ end
 return 0
 """
 
+# One command to start a hop: take the lock (SET NX PX) and, if taken, read the session record,
+# the resume snapshot and the language. KEYS: lock, session, resume, language; ARGV: token, ms.
+_LOCK_LOAD_LUA = """
+if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0}
+end
+return {1, redis.call('get', KEYS[2]), redis.call('get', KEYS[3]), redis.call('get', KEYS[4])}
+"""
+_LOCK_LOAD_SHA = hashlib.sha1(_LOCK_LOAD_LUA.encode(), usedforsecurity=False).hexdigest()
+
 # One command to end a hop: write what it set and release the lock if still ours.
-# KEYS: session, resume, language, lock. ARGV: token, record, record ttl, resume op
-# ("set" / "del" / ""), resume value, resume ttl, language ("" = unchanged), language ttl.
+# KEYS: session, resume, language, lock, pending languages. ARGV: token, record, record ttl,
+# resume op ("set" / "del" / ""), resume value, resume ttl, language ("" = unchanged), language
+# ttl, pending entry for the database ("" = none).
 _SAVE_UNLOCK_LUA = """
 if ARGV[2] ~= '' then redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
 if ARGV[4] == 'set' then
@@ -67,6 +84,10 @@ elseif ARGV[4] == 'del' then
   redis.call('del', KEYS[2])
 end
 if ARGV[7] ~= '' then redis.call('set', KEYS[3], ARGV[7], 'EX', ARGV[8]) end
+if ARGV[9] ~= '' then
+  redis.call('rpush', KEYS[5], ARGV[9])
+  redis.call('ltrim', KEYS[5], -tonumber(ARGV[10]), -1)
+end
 if redis.call('get', KEYS[4]) == ARGV[1] then redis.call('del', KEYS[4]) end
 return 1
 """
@@ -113,9 +134,9 @@ class SessionRecord:
 class Hop:
     """One hop's view of Redis: what was read when the lock was taken, and what to write back.
 
-    Everything is read in one round trip (lock + session + resume snapshot + language,
-    pipelined) and written with ONE command (a Lua script: session + resume + language +
-    unlock), so a hop costs two round trips, as a hand-written GET + SET hop does.
+    Everything is read with ONE command (EVALSHA of a Lua script: lock + session + resume
+    snapshot + language) and written with one (EVAL: session + resume + language + unlock), so
+    a hop costs two commands and two round trips, as a hand-written GET + SET hop does.
     """
 
     def __init__(
@@ -131,6 +152,8 @@ class Hop:
         self.resume_state: SessionState | None = None
         self.clear_resume = False
         self.remember_language: str | None = None
+        # "<preference key> <lang>" to queue for the database copy (preferences.flush_pending).
+        self.pending_language: str | None = None
 
 
 class SessionStore:
@@ -162,21 +185,17 @@ class SessionStore:
         If the body raises, nothing is written and the lock is released.
         """
         token = secrets.token_hex(8)
-        session_key = SESSION_PREFIX + self._slot(session_id)
-        lock_key = LOCK_PREFIX + self._slot(session_id)
+        session_slot = self._slot(session_id)
+        session_key = SESSION_PREFIX + session_slot
+        lock_key = LOCK_PREFIX + session_slot
         phone_slot = self._slot(phone_hash)
         lock_ms = int(max(self._lock_timeout * 2, 10) * 1000)  # a crashed holder frees it
         deadline = time.monotonic() + self._lock_timeout
+        keys = (lock_key, session_key, RESUME_PREFIX + phone_slot, LANG_PREFIX + phone_slot)
         while True:
-            # One round trip: the lock and the three reads, pipelined (not a script, so a Redis
-            # that refuses scripts fails this hop at its end, after any commit: see handle()).
-            with self._redis.pipeline(transaction=False) as pipe:
-                pipe.set(lock_key, token, nx=True, px=lock_ms)
-                pipe.get(session_key)
-                pipe.get(RESUME_PREFIX + phone_slot)
-                pipe.get(LANG_PREFIX + phone_slot)
-                got_lock, raw_record, raw_resume, raw_lang = pipe.execute()
-            if got_lock:
+            got = self._lock_and_load(keys, token, lock_ms)
+            if int(got[0]) == 1:
+                _got, raw_record, raw_resume, raw_lang = got
                 break
             if time.monotonic() >= deadline:
                 metrics.HOP_ERRORS.labels(screen="_busy").inc()
@@ -204,11 +223,12 @@ class SessionStore:
         # second round trip; the script is a few hundred bytes and Redis caches it by digest.
         self._redis.eval(
             _SAVE_UNLOCK_LUA,
-            4,
+            5,
             session_key,
             RESUME_PREFIX + phone_slot,
             LANG_PREFIX + phone_slot,
             lock_key,
+            LANG_PENDING,
             token,
             record,
             self._session_ttl,
@@ -217,9 +237,30 @@ class SessionStore:
             self._resume_window,
             hop.remember_language or "",
             LANG_CACHE_S,
+            hop.pending_language or "",
+            LANG_PENDING_MAX,
         )
         shown = hop.save_record if hop.save_record is not None else hop.record
         metrics.HOPS.labels(screen=_screen_of(shown, "_none")).inc()
+
+    def pending_languages(self, limit: int) -> list[str]:
+        """The oldest `limit` language choices waiting for the database (not removed)."""
+        return [_text(raw) or "" for raw in self._redis.lrange(LANG_PENDING, 0, limit - 1)]
+
+    def drop_pending_languages(self, count: int) -> None:
+        """Remove the oldest `count` choices, once they are in the database."""
+        if count > 0:
+            self._redis.ltrim(LANG_PENDING, count, -1)
+
+    def _lock_and_load(self, keys: tuple[str, ...], token: str, lock_ms: int) -> list[Any]:
+        """EVALSHA of the lock-and-load script: one command, one round trip (loaded once per
+        Redis server on NOSCRIPT). Returns [0] when the lock is held by another hop."""
+        try:
+            got = self._redis.evalsha(_LOCK_LOAD_SHA, len(keys), *keys, token, lock_ms)
+        except redis.exceptions.NoScriptError:
+            self._redis.script_load(_LOCK_LOAD_LUA)
+            got = self._redis.evalsha(_LOCK_LOAD_SHA, len(keys), *keys, token, lock_ms)
+        return list(got)
 
     def _slot(self, identifier: str) -> str:
         """The Redis name for a session id or phone hash: a keyed digest under its own purpose
