@@ -988,10 +988,11 @@ def per_hop_report(r: LoadResult) -> str:
 def last_hop_statements(base_url: str, flow: Flow, phone: str, sid: str) -> float | None:
     """SQL statements of one flow's last hop, run alone: /metrics read around that hop (a
     scrape's own look-ups, measured by two scrapes in a row, are taken off)."""
-    first, second = scrape_statements(base_url), scrape_statements(base_url)
-    if first is None or second is None:
+    scrapes = [scrape_statements(base_url) for _ in range(4)]
+    if any(x is None for x in scrapes):
         return None
-    per_scrape = second - first
+    counts = [float(x or 0) for x in scrapes]
+    per_scrape = min(b - a for a, b in itertools.pairwise(counts))  # a cold worker adds more
     answers = list(flow.answers)
     text = ""
     with requests.Session() as s:
