@@ -2,12 +2,18 @@
 
 What it measures
 ----------------
-Two targets, each under `gunicorn -w 2` (sync workers) on 127.0.0.1, same settings:
+Two targets, each under the SAME server (`--server granian`, the Procfile's: 2 workers, 1
+blocking thread each, no access log; or `--server gunicorn`, sync workers) on 127.0.0.1:
 
-* service:  the real app (`ussd_app:create_app()`) on PostgreSQL database `bench` and Redis db 12,
-            `EMBEDDED_WORKER=no`, `SMS_BACKEND=console` (jobs are only enqueued; no worker runs),
-            after `ussd-app db upgrade` and `ussd-app partners import partners.example.yaml`;
+* service:  the real app (`ussd_app:create_app()`) on a PostgreSQL database (`--database-url`,
+            default `bench`) and a Redis db (`--redis-url`, default db 12; flushed, so never a
+            shared one: db 0 and db 9 are refused), `EMBEDDED_WORKER=no`, `SMS_BACKEND=console`
+            (routing and send jobs are only enqueued; no worker runs), after `ussd-app db upgrade`
+            and `ussd-app partners import partners.example.yaml`;
 * baseline: scripts/baseline_app.py, a hand-written Flask hop doing one Redis GET + one SET.
+
+For each user count (`--users 16,64`) and round (`--rounds`), baseline and service run back to
+back, so each ratio compares two windows a few seconds apart on the same machine.
 
 N closed-loop users (threads, one `requests.Session` each, zero think time) run complete
 sessions back to back, alternating a returnee registration (13 hops: dial, language, 11 answers,
@@ -23,7 +29,7 @@ How to read the table
 ---------------------
 hops/s        hops completed in the window / window length (client and servers share 2 cores).
 p50/p95/p99   per-hop latency seen by the client, ms.
-srv ms/hop    CPU time (user+system) of the gunicorn master and workers over the window, divided
+srv ms/hop    CPU time (user+system) of all the server's processes over the window, divided
               by hops: what one hop costs the web tier. Moves much less than hops/s on a noisy
               machine; prefer it when comparing.
 pg ms/hop     CPU of the PostgreSQL backends connected to the bench database (pooled, so they
@@ -31,13 +37,22 @@ pg ms/hop     CPU of the PostgreSQL backends connected to the bench database (po
 redis ms/hop  CPU of the whole redis-server per hop, and redis cmds/hop: commands it processed
               per hop. SHARED with anyone else using that Redis: only trust them on a quiet box.
 cli ms/hop    CPU of this load generator per hop (it competes with the servers for the cores).
+sql/flow      SQL statements the service's web processes sent per completed session (its
+              `db_statements_total` in /metrics); the routing jobs run later, in the worker.
+other%        CPU the rest of the machine used during the window (other users' work), as a
+              share of all cores; the run warns when it is high or the hypervisor steals time.
 ratio         service / baseline for each column: how many baseline hops one service hop costs.
+
+After the load, one session of each flow is run alone to count the SQL statements of its LAST
+hop (the hop that stores the registration or the report).
 
 The per-hop lines below it give the service's p50 by hop position ("3[5]": hop 3, the caller
 typed 5). With many users a hop's latency is mostly queueing behind the other users' hops, so
 run `--users 1` to see what each screen costs on its own (the DB hops: dial, language, last).
 
-Run from the repository root:  python scripts/bench_ussd.py [--users 16] [--seconds 15]
+Run from the repository root:
+    python scripts/bench_ussd.py --users 16,64 --rounds 3 --seconds 10 \
+        --database-url postgresql://postgres@127.0.0.1:5432/bench --redis-url redis://127.0.0.1:6379/12
 """
 
 from __future__ import annotations
@@ -75,7 +90,11 @@ SCRIPTS_DIR = REPO_ROOT / "scripts"
 BIN_DIR = Path(sys.executable).parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
-BENCH_REDIS_DB = 12  # the only Redis database these scripts may flush
+BENCH_REDIS_DB = 12  # the default Redis database of these scripts (flushed at the start)
+REFUSED_REDIS_DBS = (0, 9)  # everyone's default, and CI's: never flushed
+METRICS_TOKEN = "bench-metrics-token"
+BUSY_OTHER_SHARE = 0.25  # other processes using more than this share of all cores: warn
+BUSY_STEAL_SHARE = 0.05
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HOP_TIMEOUT_S = 10.0  # the gateway's own limit per hop
 MAX_PHASE_S = 600.0  # no phase of a run may last longer than this, whatever the options
@@ -176,7 +195,8 @@ def machine_header(title: str, redis_url: str, database_url: str | None) -> str:
         f"== {title} -- {now}",
         f"host {platform.node()}  {platform.system()} {platform.release()} {platform.machine()}",
         f"cpu  {_cpu_model()} x {os.cpu_count()} (nproc){mem}; load avg {load} at start",
-        f"sw   Python {platform.python_version()}, gunicorn {_version('gunicorn')}, "
+        f"sw   Python {platform.python_version()}, granian {_version('granian')}, "
+        f"gunicorn {_version('gunicorn')}, "
         f"Flask {_version('flask')}, SQLAlchemy {_version('sqlalchemy')}, "
         f"redis-py {_version('redis')}, rq {_version('rq')}, redis-server {redis_version}"
         f"{pg_version}",
@@ -212,9 +232,9 @@ def redis_db_index(url: str) -> int:
 
 
 def flush_bench_redis(url: str) -> None:
-    """Empty the bench Redis database; refuses any database but db 12."""
-    if redis_db_index(url) != BENCH_REDIS_DB:
-        raise SystemExit(f"refusing to flush {url}: only Redis db {BENCH_REDIS_DB} is ours")
+    """Empty the bench Redis database; refuses db 0 and db 9 (shared, CI)."""
+    if redis_db_index(url) in REFUSED_REDIS_DBS:
+        raise SystemExit(f"refusing to flush {url}: use a Redis db of your own")
     conn = redis.Redis.from_url(url, socket_timeout=5)
     try:
         conn.flushdb()
@@ -402,6 +422,44 @@ def start_gunicorn(
     return Managed(name, cmd, env, REPO_ROOT, log_dir), f"http://127.0.0.1:{port}"
 
 
+def start_granian(
+    name: str,
+    app_spec: str,
+    env: dict[str, str],
+    log_dir: Path,
+    workers: int,
+) -> tuple[Managed, str]:
+    """Start granian as the Procfile does (WSGI, `workers` x 1 blocking thread, no access log)."""
+    port = free_port()
+    cmd = [
+        tool("granian"),
+        "--interface",
+        "wsgi",
+        "--factory",
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        "1",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        app_spec,
+    ]
+    return Managed(name, cmd, env, REPO_ROOT, log_dir), f"http://127.0.0.1:{port}"
+
+
+def start_server(
+    server: str, name: str, factory: str, env: dict[str, str], log_dir: Path, workers: int
+) -> tuple[Managed, str]:
+    """`factory` is "module:function"; scripts/ is on the path for the baseline."""
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(SCRIPTS_DIR), str(REPO_ROOT)])}
+    if server == "granian":
+        return start_granian(name, factory, env, log_dir, workers)
+    return start_gunicorn(name, factory + "()", env, log_dir, workers)
+
+
 def wait_ready(proc: Managed, base_url: str, expect_workers: int, timeout_s: float = 60) -> None:
     """Wait for /healthz to answer 200 and for every gunicorn worker to be up."""
     deadline = time.monotonic() + timeout_s
@@ -566,6 +624,35 @@ class CpuProbe:
         )
 
 
+def machine_cpu() -> tuple[float, float, float]:
+    """(busy, steal, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0.0, 0.0, 0.0
+    ticks = [int(x) for x in fields[:8]]
+    idle, iowait, steal = ticks[3], ticks[4], ticks[7]
+    total = sum(ticks)
+    busy = total - idle - iowait
+    return busy / CLK_TCK, steal / CLK_TCK, total / CLK_TCK
+
+
+def scrape_statements(base_url: str) -> float | None:
+    """The service's db_statements_total, summed over its workers (None if unreadable)."""
+    try:
+        res = requests.get(
+            base_url + "/metrics",
+            headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+            timeout=10,
+        )
+    except requests.RequestException:
+        return None
+    if res.status_code != 200:
+        return None
+    found = re.findall(r"^db_statements_total(?:\{[^}]*\})? (\S+)$", res.text, re.M)
+    return sum(float(v) for v in found) if found else None
+
+
 # ---------------------------------------------------------------------------------- driver
 
 
@@ -679,6 +766,9 @@ class LoadResult:
     redis_ms_per_hop: float
     redis_cmds_per_hop: float
     client_ms_per_hop: float
+    sql_per_flow: float | None = None
+    other_share: float = 0.0  # CPU of everything else on the machine, share of all cores
+    steal_share: float = 0.0
 
     @property
     def hops_per_s(self) -> float:
@@ -707,6 +797,7 @@ def drive(
     seconds: float | None,
     sessions: int | None,
     max_seconds: float,
+    statements: Callable[[], float | None] | None = None,
 ) -> LoadResult:
     """Closed-loop load: warm up, then measure a window bounded in time (and sessions)."""
     run_tag = f"{random.randrange(16**6):06x}"
@@ -725,6 +816,8 @@ def drive(
         t.start()
     try:
         ctx.stop.wait(warmup_s)
+        sql_before = statements() if statements else None
+        machine_before = machine_cpu()
         before = probe.sample()
         t_start = time.perf_counter()
         ctx.window_start = t_start
@@ -739,6 +832,8 @@ def drive(
                 time.sleep(0.02)
         t_end = time.perf_counter()
         after = probe.sample()
+        machine_after = machine_cpu()
+        sql_after = statements() if statements else None
     finally:
         ctx.stop.set()
         for t in threads:
@@ -751,8 +846,21 @@ def drive(
         by_hop.setdefault((flow, idx), []).append(lat * 1000)
     n = max(1, len(hops))
     pg_ms = None
+    pg_s = 0.0
     if probe.pg is not None:
-        pg_ms = PgCpu.delta(before.pg, after.pg) * 1000 / n
+        pg_s = PgCpu.delta(before.pg, after.pg)
+        pg_ms = pg_s * 1000 / n
+    ours = (
+        (after.server_s - before.server_s)
+        + pg_s
+        + (after.redis_s - before.redis_s)
+        + (after.client_s - before.client_s)
+    )
+    busy = machine_after[0] - machine_before[0]
+    total = max(1e-9, machine_after[2] - machine_before[2])
+    sql_per_flow = None
+    if sql_before is not None and sql_after is not None and done:
+        sql_per_flow = (sql_after - sql_before) / len(done)
     return LoadResult(
         target=target,
         users=users,
@@ -767,6 +875,9 @@ def drive(
         redis_ms_per_hop=(after.redis_s - before.redis_s) * 1000 / n,
         redis_cmds_per_hop=(after.redis_cmds - before.redis_cmds) / n,
         client_ms_per_hop=(after.client_s - before.client_s) * 1000 / n,
+        sql_per_flow=sql_per_flow,
+        other_share=max(0.0, busy - ours) / total,
+        steal_share=(machine_after[1] - machine_before[1]) / total,
     )
 
 
@@ -799,6 +910,8 @@ COLUMNS = (
     "redis ms/hop",
     "redis cmds/hop",
     "cli ms/hop",
+    "sql/flow",
+    "other%",
     "errors",
 )
 
@@ -818,6 +931,8 @@ def result_row(r: LoadResult) -> list[str]:
         _fmt(r.redis_ms_per_hop, 3),
         _fmt(r.redis_cmds_per_hop, 1),
         _fmt(r.client_ms_per_hop, 2),
+        _fmt(r.sql_per_flow, 1),
+        _fmt(r.other_share * 100, 0),
         str(len(r.errors)),
     ]
 
@@ -837,6 +952,8 @@ def ratio_row(service: LoadResult, base: LoadResult) -> list[str]:
         _ratio(service.redis_ms_per_hop, base.redis_ms_per_hop),
         _ratio(service.redis_cmds_per_hop, base.redis_cmds_per_hop),
         _ratio(service.client_ms_per_hop, base.client_ms_per_hop),
+        "",
+        "",
         "",
     ]
 
@@ -868,16 +985,70 @@ def per_hop_report(r: LoadResult) -> str:
 # ------------------------------------------------------------------------------------ main
 
 
+def last_hop_statements(base_url: str, flow: Flow, phone: str, sid: str) -> float | None:
+    """SQL statements of one flow's last hop, run alone: /metrics read around that hop (a
+    scrape's own look-ups, measured by two scrapes in a row, are taken off)."""
+    scrapes = [scrape_statements(base_url) for _ in range(4)]
+    if any(x is None for x in scrapes):
+        return None
+    counts = [float(x or 0) for x in scrapes]
+    per_scrape = min(b - a for a, b in itertools.pairwise(counts))  # a cold worker adds more
+    answers = list(flow.answers)
+    text = ""
+    with requests.Session() as s:
+        s.trust_env = False
+
+        def hop(t: str) -> str:
+            form = {
+                "sessionId": sid,
+                "serviceCode": "*384*1234#",
+                "phoneNumber": phone,
+                "networkCode": "99999",
+                "text": t,
+            }
+            return s.post(base_url + "/ussd", data=form, timeout=HOP_TIMEOUT_S).text
+
+        body = hop(text)
+        if MAIN_MENU_MARK in body:
+            answers.pop(0)
+        while len(answers) > 1:
+            answer = answers.pop(0)
+            text = answer if text == "" else f"{text}*{answer}"
+            hop(text)
+        before = scrape_statements(base_url)
+        text = f"{text}*{answers.pop(0)}"
+        body = hop(text)
+        after = scrape_statements(base_url)
+    if before is None or after is None or not body.startswith("END "):
+        print(f"!! {flow.name}: the probe's last hop answered {body[:80]!r}")
+        return None
+    return after - before - per_scrape
+
+
+def busy_warnings(r: LoadResult) -> list[str]:
+    out = []
+    if r.other_share > BUSY_OTHER_SHARE:
+        out.append(
+            f"!! busy machine during {r.target} ({r.users} users): other processes used "
+            f"{r.other_share:.0%} of all cores; compare ratios of the same round only"
+        )
+    if r.steal_share > BUSY_STEAL_SHARE:
+        out.append(f"!! the hypervisor stole {r.steal_share:.0%} of the CPU during {r.target}")
+    return out
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=(
             "Closed-loop USSD load test: the real service vs a bare Flask+Redis baseline, "
-            "both under gunicorn sync -w 2 on 127.0.0.1, in the same run."
+            "both under the same server (granian or gunicorn) on 127.0.0.1, in the same run."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--users", type=int, default=16, help="concurrent simulated users (threads)")
-    p.add_argument("--seconds", type=float, default=15.0, help="measured window per target")
+    p.add_argument(
+        "--users", default="16,64", help="concurrent simulated users (threads), comma-separated"
+    )
+    p.add_argument("--seconds", type=float, default=10.0, help="measured window per target")
     p.add_argument(
         "--sessions",
         type=int,
@@ -885,27 +1056,39 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="instead of --seconds: measure until this many sessions completed (per target)",
     )
     p.add_argument("--max-seconds", type=float, default=120.0, help="cap on a --sessions window")
-    p.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before a window")
+    p.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before a window")
     p.add_argument(
-        "--rounds", type=int, default=1, help="baseline+service rounds (servers stay up)"
+        "--rounds", type=int, default=3, help="baseline+service rounds (servers stay up)"
     )
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers per target")
+    p.add_argument("--workers", type=int, default=2, help="server workers per target")
+    p.add_argument(
+        "--server",
+        choices=("granian", "gunicorn"),
+        default="granian",
+        help="the server both targets run under (granian: as in the Procfile)",
+    )
     p.add_argument(
         "--targets",
         default="baseline,service",
         help="comma-separated subset of: baseline, service",
     )
     p.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    p.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="must be Redis db 12")
+    p.add_argument(
+        "--redis-url", default=DEFAULT_REDIS_URL, help="a Redis db of your own: it is flushed"
+    )
     p.add_argument(
         "--instance-dir",
         default=str(Path(tempfile.gettempdir()) / "ussd-bench-instance"),
         help="INSTANCE_DIR for the service (dev secrets live here)",
     )
-    p.add_argument("--log-level", default="INFO", help="LOG_LEVEL for the service")
+    p.add_argument("--log-level", default="WARNING", help="LOG_LEVEL for the service")
     p.add_argument("--keep-logs", action="store_true", help="keep the server logs directory")
     args = p.parse_args(argv)
-    if args.users < 1 or args.users > 512:
+    try:
+        args.user_counts = [int(u) for u in str(args.users).split(",") if u.strip()]
+    except ValueError:
+        p.error("--users takes numbers, e.g. 16,64")
+    if not args.user_counts or any(u < 1 or u > 512 for u in args.user_counts):
         p.error("--users must be 1..512")
     if args.rounds < 1 or args.rounds > 10:
         p.error("--rounds must be 1..10")
@@ -917,9 +1100,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not targets or any(t not in ("baseline", "service") for t in targets):
         p.error("--targets takes baseline and/or service")
     args.target_list = targets
-    if redis_db_index(args.redis_url) != BENCH_REDIS_DB:
-        p.error(f"--redis-url must point at Redis db {BENCH_REDIS_DB}")
+    if redis_db_index(args.redis_url) in REFUSED_REDIS_DBS:
+        p.error(f"--redis-url must not be Redis db {' or '.join(map(str, REFUSED_REDIS_DBS))}")
     return args
+
+
+def summary(results: list[tuple[int, LoadResult]], user_counts: Sequence[int]) -> list[str]:
+    """Median service/baseline ratios over the rounds, per user count, against the targets."""
+    med = statistics.median
+    out = []
+    for users in user_counts:
+        svc = [r for _, r in results if r.target == "service" and r.users == users]
+        base = [r for _, r in results if r.target == "baseline" and r.users == users]
+        if not svc or not base:
+            continue
+        cpu = med(r.server_ms_per_hop for r in svc) / med(r.server_ms_per_hop for r in base)
+        p99 = med(r.pct(99) for r in svc) / med(r.pct(99) for r in base)
+        hops = med(r.hops_per_s for r in svc) / med(r.hops_per_s for r in base)
+        sql = [r.sql_per_flow for r in svc if r.sql_per_flow is not None]
+        out.append(
+            f"{users:>3} users, medians of {len(svc)} round(s), service/baseline: "
+            f"srv ms/hop x{cpu:.2f} (target <= 1.5), p99 x{p99:.2f}"
+            f"{' (target <= 3)' if users >= 64 else ''}, hops/s x{hops:.2f}; "
+            f"service {med(r.server_ms_per_hop for r in svc):.2f} ms/hop, "
+            f"p99 {med(r.pct(99) for r in svc):.1f} ms, "
+            f"{med(r.redis_cmds_per_hop for r in svc):.1f} Redis cmds/hop"
+            + (f", {med(sql):.1f} SQL/flow" if sql else "")
+        )
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -931,14 +1139,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         else f"{args.seconds:.0f}s"
     )
     print(
-        f"plan: {args.users} users, warm-up {args.warmup:.0f}s, window {mode} per target, "
-        f"{args.rounds} round(s); gunicorn sync -w {args.workers}; "
+        f"plan: users {args.user_counts}, warm-up {args.warmup:.0f}s, window {mode} per target, "
+        f"{args.rounds} round(s); {args.server} x {args.workers} workers; "
         f"flows alternate registration ({len(FLOWS[0].answers) + 1} hops) / "
         f"report ({len(FLOWS[1].answers) + 1} hops)"
     )
+    load1 = os.getloadavg()[0]
+    if load1 > (os.cpu_count() or 1) * 0.75:
+        print(f"!! the machine is busy before the run (load avg {load1:.2f}); figures are noisy")
     log_dir = Path(tempfile.mkdtemp(prefix="bench_ussd_"))
     instance_dir = Path(args.instance_dir)
     results: list[tuple[int, LoadResult]] = []
+    last_hops: dict[str, float | None] = {}
     with Cleanup() as cleanup:
         if not args.keep_logs:
             cleanup.callbacks.append(lambda: shutil.rmtree(log_dir, ignore_errors=True))
@@ -949,13 +1161,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         pg: PgCpu | None = None
         if "service" in args.target_list:
             ensure_database(args.database_url)
+            metrics_dir = log_dir / "metrics"
+            metrics_dir.mkdir()
             env = service_env(
-                args.database_url, args.redis_url, instance_dir, {"LOG_LEVEL": args.log_level}
+                args.database_url,
+                args.redis_url,
+                instance_dir,
+                {
+                    "LOG_LEVEL": args.log_level,
+                    "METRICS_TOKEN": METRICS_TOKEN,
+                    "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                },
             )
             print(f"-- preparing the service (database {_pg_dsn(args.database_url)[1]})")
             prepare_service_db(env)
-            servers["service"] = start_gunicorn(
-                "service", "ussd_app:create_app()", env, log_dir, args.workers
+            servers["service"] = start_server(
+                args.server, "service", "ussd_app:create_app", env, log_dir, args.workers
             )
             pg = PgCpu(args.database_url)
             cleanup.callbacks.append(pg.close)
@@ -967,61 +1188,60 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "BASELINE_FLOW_LENGTHS": baseline_flow_lengths(),
                 }
             )
-            servers["baseline"] = start_gunicorn(
-                "baseline",
-                "baseline_app:create_app()",
-                env,
-                log_dir,
-                args.workers,
-                ["--pythonpath", str(SCRIPTS_DIR)],
+            servers["baseline"] = start_server(
+                args.server, "baseline", "baseline_app:create_app", env, log_dir, args.workers
             )
         for proc, _url in servers.values():
             cleanup.add(proc)
         for name, (proc, url) in servers.items():
             wait_ready(proc, url, args.workers)
-            print(f"-- {name} up at {url} (gunicorn pid {proc.pid})")
-        for rnd in range(1, args.rounds + 1):
-            for name in args.target_list:
-                proc, url = servers[name]
-                probe = CpuProbe([proc.pid], redis_conn, pg if name == "service" else None)
-                print(f"-- round {rnd}: {name} ...", flush=True)
-                result = drive(
-                    name,
-                    url + "/ussd",
-                    probe,
-                    users=args.users,
-                    warmup_s=args.warmup,
-                    seconds=args.seconds,
-                    sessions=args.sessions,
-                    max_seconds=args.max_seconds,
+            print(f"-- {name} up at {url} ({args.server} pid {proc.pid})")
+        for users in args.user_counts:
+            for rnd in range(1, args.rounds + 1):
+                for name in args.target_list:
+                    proc, url = servers[name]
+                    probe = CpuProbe([proc.pid], redis_conn, pg if name == "service" else None)
+                    print(f"-- {users} users, round {rnd}: {name} ...", flush=True)
+                    result = drive(
+                        name,
+                        url + "/ussd",
+                        probe,
+                        users=users,
+                        warmup_s=args.warmup,
+                        seconds=args.seconds,
+                        sessions=args.sessions,
+                        max_seconds=args.max_seconds,
+                        statements=(lambda u=url: scrape_statements(u))
+                        if name == "service"
+                        else None,
+                    )
+                    results.append((rnd, result))
+                    for line in busy_warnings(result):
+                        print(line)
+                    if not proc.alive():
+                        print(f"!! {name} died during the run:\n{proc.log_tail()}")
+        if "service" in servers:
+            _proc, url = servers["service"]
+            for k, flow in enumerate(FLOWS):
+                last_hops[flow.name] = last_hop_statements(
+                    url, flow, f"+2665{random.randrange(10_000_000):07d}", f"ATUid_probe{k}"
                 )
-                results.append((rnd, result))
-                if not proc.alive():
-                    print(f"!! {name} died during the run:\n{proc.log_tail()}")
         print()
         rows = []
-        for rnd in range(1, args.rounds + 1):
-            current = {r.target: r for n, r in results if n == rnd}
-            for name in args.target_list:
-                rows.append(result_row(current[name]))
-            if "service" in current and "baseline" in current:
-                rows.append(ratio_row(current["service"], current["baseline"]))
+        for users in args.user_counts:
+            for rnd in range(1, args.rounds + 1):
+                current = {r.target: r for n, r in results if n == rnd and r.users == users}
+                for name in args.target_list:
+                    rows.append(result_row(current[name]))
+                if "service" in current and "baseline" in current:
+                    rows.append(ratio_row(current["service"], current["baseline"]))
         print(table(rows, COLUMNS))
-        if args.rounds > 1 and len(args.target_list) == 2:
-            svc = [r for _, r in results if r.target == "service"]
-            base = [r for _, r in results if r.target == "baseline"]
-            med = statistics.median
-            print(
-                f"medians over {args.rounds} rounds, service/baseline: hops/s "
-                f"{_ratio(med(r.hops_per_s for r in svc), med(r.hops_per_s for r in base))}, "
-                f"p50 {_ratio(med(r.pct(50) for r in svc), med(r.pct(50) for r in base))}, "
-                f"p99 {_ratio(med(r.pct(99) for r in svc), med(r.pct(99) for r in base))}, "
-                "srv ms/hop "
-                + _ratio(
-                    med(r.server_ms_per_hop for r in svc),
-                    med(r.server_ms_per_hop for r in base),
-                )
-            )
+        print()
+        for line in summary(results, args.user_counts):
+            print(line)
+        for flow_name, count in last_hops.items():
+            shown = "-" if count is None else f"{count:.0f}"
+            print(f"SQL statements on the last hop of a {flow_name}: {shown} (target <= 5)")
         print()
         for _, r in results:
             if r.target == "service":

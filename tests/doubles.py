@@ -49,12 +49,17 @@ class RecordingEnqueuer:
 
     def __init__(self, result: bool = False) -> None:
         self.calls: list[tuple[int, Any, bool, Any]] = []
+        self.routings: list[tuple[str, int]] = []
         self._result = result
 
     def enqueue(
         self, outbound_id: int, purpose: Any = None, *, replace: bool = False, at: Any = None
     ) -> bool:
         self.calls.append((outbound_id, purpose, replace, at))
+        return self._result
+
+    def enqueue_routing(self, subject: str, subject_id: int) -> bool:
+        self.routings.append((subject, subject_id))
         return self._result
 
 

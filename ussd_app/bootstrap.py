@@ -11,9 +11,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 import handlers
+from ussd_app import metrics
 from ussd_app.cases.alerts import CaseSmsObserver, ReportAlerts
 from ussd_app.config import Settings
 from ussd_app.container import Enqueuer, Limiter, MissingCollaborator, Services
@@ -101,6 +102,8 @@ def build_services(
     the sweeper, and the command says so; they have no rate limits either (`OpenLimits`).
     """
     engine = make_engine(settings.resolved_database_url, for_worker=for_worker)
+    # Statements counted for /metrics (db_statements_total): what a hop costs the database.
+    event.listen(engine, "before_cursor_execute", metrics.count_statement)
     services = Services(
         settings=settings,
         session_factory=make_session_factory(engine),

@@ -53,6 +53,12 @@ class Enqueuer(Protocol):
         """True when the row's send job was enqueued (at `at`, when given)."""
         ...
 
+    def enqueue_routing(self, subject: str, subject_id: int) -> bool:
+        """Enqueue the job that stages a committed report's alerts (`subject` "report") or a
+        registration's notices ("registration"); True when enqueued. Never raises: the
+        sweeper routes whatever is still unrouted."""
+        ...
+
 
 class SmsObserver(Protocol):
     """What the rest of the service does when an outbound message moves on."""

@@ -30,12 +30,39 @@ LIMIT_HITS = Counter(
     "Requests that went over a rate limit, by the limit's name",
     ["limit"],
 )
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests answered, by route (the URL rule, never the path typed) and status class",
+    ["route", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request inside the app, by route (replaces the access log)",
+    ["route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+DB_STATEMENTS = Counter(
+    "db_statements_total",
+    "SQL statements sent to the database by this process (scripts/bench_ussd.py divides it by "
+    "the sessions completed)",
+)
 TIME_TO_ACKNOWLEDGE = Histogram(
     "case_time_to_acknowledge_seconds",
     "From a case being filed to a partner taking it (ACK by SMS or on the desk)",
     ["kind", "priority"],
     buckets=(60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 72 * 3600, 7 * 86400),
 )
+
+
+def request_done(route: str, status: int, seconds: float) -> None:
+    """Count one answered request (`route` is the matched URL rule, e.g. "/ussd")."""
+    HTTP_REQUESTS.labels(route=route, status=f"{status // 100}xx").inc()
+    HTTP_SECONDS.labels(route=route).observe(seconds)
+
+
+def count_statement(*_args: object) -> None:
+    """A SQLAlchemy `before_cursor_execute` listener: one more statement sent."""
+    DB_STATEMENTS.inc()
 
 
 def limit_hit(limit: str) -> None:

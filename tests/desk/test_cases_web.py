@@ -25,6 +25,7 @@ from tests.integration.alerts_support import P1_ANSWERS
 from ussd_app import create_app
 from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.cases.models import CaseEvent
+from ussd_app.cases.staging import sweep_unrouted
 from ussd_app.config import Settings
 from ussd_app.container import Services
 from ussd_app.messaging.models import OutboundSms
@@ -81,6 +82,7 @@ def file_report(svc: Services, *, phone: str, answers: dict[str, Any] | None = N
     ref, _ = submit_report(
         svc, phone=phone, language="en", answers=answers if answers is not None else P1_ANSWERS
     )
+    sweep_unrouted(svc, older_than_s=0)  # its routing job, run now: the alerts exist
     return ref
 
 

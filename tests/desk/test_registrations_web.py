@@ -26,6 +26,7 @@ from tests.desk.test_cases_web import (  # noqa: F401  (fixtures)
     svc,
 )
 from ussd_app.cases.models import CaseEvent
+from ussd_app.cases.staging import sweep_unrouted
 from ussd_app.container import Services
 from ussd_app.returnees.models import Registration
 from ussd_app.returnees.referrals import Referral
@@ -63,7 +64,9 @@ def register(svc: Services, **over: Any) -> str:  # noqa: F811
         "sms_opt_in": "no",
         **over,
     }
-    return register_returnee(svc, phone=RETURNEE, language="en", answers=answers)
+    ref = register_returnee(svc, phone=RETURNEE, language="en", answers=answers)
+    sweep_unrouted(svc, older_than_s=0)  # its routing job, run now: the notices exist
+    return ref
 
 
 def reg_row(svc: Services, ref: str) -> Registration:  # noqa: F811
@@ -242,6 +245,7 @@ def test_search_by_reference_district_need_and_date(
             "needs": ["documents"],
         },
     )
+    sweep_unrouted(svc, older_than_s=0)  # its routing job, run now
     client = client_for(cases_app, svc, people["iom_officer"])
 
     def found(query: str) -> set[str]:

@@ -15,6 +15,7 @@ from tests.desk.conftest import csrf_of, enrol, sign_in
 from tests.integration.alerts_support import P1_ANSWERS
 from ussd_app import create_app
 from ussd_app.bootstrap import Container, bootstrap
+from ussd_app.cases.staging import sweep_unrouted
 from ussd_app.config import Settings
 from ussd_app.container import Services
 from ussd_app.messaging.models import OutboundSms
@@ -65,6 +66,7 @@ def test_a_supervisor_moves_the_duty_and_the_next_alert_follows(
     )
     assert "Roster saved." in res.get_data(as_text=True)
     submit_report(svc, phone="+26658111222", language="en", answers=P1_ANSWERS)
+    sweep_unrouted(svc, older_than_s=0)  # its routing job, run now
     with svc.uow() as uow:
         to_desk = uow.session.scalars(
             select(OutboundSms.contact_id).where(OutboundSms.partner_code == "lmps-atu-desk")

@@ -95,10 +95,11 @@ def _check_stored(container: Container, number: str, stored: dict[str, Any], whe
     from ussd_app.reports.models import ReporterContact, TraffickingReport
     from ussd_app.returnees.models import Registration
     from ussd_app.ussd.models import PhonePreference
-    from ussd_app.ussd.preferences import preference_key
+    from ussd_app.ussd.preferences import flush_pending, preference_key
 
     services = container.services
     phone_hash = services.hash_phone(number)
+    flush_pending(services, container.store)  # what the maintenance pass does with choices
     with services.uow() as uow:
         session = uow.session
         _check_counts(session, stored, where)

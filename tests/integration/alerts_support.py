@@ -13,6 +13,7 @@ from rq.scheduler import RQScheduler
 from sqlalchemy import select
 
 from ussd_app.bootstrap import Container
+from ussd_app.cases import staging
 from ussd_app.db import utcnow
 from ussd_app.messaging.models import OutboundSms
 from ussd_app.messaging.queues import QUEUE_NAMES
@@ -56,6 +57,8 @@ def drain(container: Container, rounds: int = 10) -> None:
 
 
 def file_report(container: Container, answers: dict[str, Any] | None = None, **kw: Any) -> str:
+    """Submit a report and run its routing job straight away (as the worker would, first thing:
+    the job is also on the queue, where running it again does nothing)."""
     ref, _priority = submit_report(
         container.services,
         phone=kw.pop("phone", REPORTER),
@@ -63,6 +66,12 @@ def file_report(container: Container, answers: dict[str, Any] | None = None, **k
         answers=answers if answers is not None else P1_ANSWERS,
         **kw,
     )
+    with container.services.uow() as uow:
+        report_id = uow.session.scalar(
+            select(TraffickingReport.id).where(TraffickingReport.ref == ref)
+        )
+    assert report_id is not None
+    staging.route(container.services, "report", report_id)
     return ref
 
 

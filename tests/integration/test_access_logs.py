@@ -1,10 +1,9 @@
-"""Access logs never carry the gateway token: the Procfile's real gunicorn command and
+"""Access logs never carry the gateway token: the Procfile's real web command (granian) and
 `ussd-app serve` (werkzeug), each as a real process, are called with `?token=...` and a
 caller's number, and their whole console output is searched for both."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -13,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,13 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def run_until_called(command: list[str], env: dict[str, str], log_path: Path, port: int) -> str:
+def run_until_called(
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    port: int,
+    then: Callable[[str], None] | None = None,
+) -> str:
     """Start `command`, wait for /healthz, make the calls, stop it (SIGTERM to its process
     group) and return everything it printed."""
     with log_path.open("w") as log:
@@ -72,6 +78,8 @@ def run_until_called(command: list[str], env: dict[str, str], log_path: Path, po
                 assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.2)
             call_with_token(base_url)
+            if then is not None:
+                then(base_url)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -109,20 +117,30 @@ def assert_nothing_leaked(output: str) -> None:
 
 
 @pytest.mark.slow
-def test_gunicorn_from_the_procfile_logs_no_token(tmp_path: Path, redis_url: str) -> None:
+def test_granian_from_the_procfile_logs_no_token_and_counts_every_worker(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The Procfile's web process (granian, 2 workers, no access log): nothing leaks to its
+    output, and /metrics adds up the requests of both workers whichever one answers."""
     port = free_port()
-    command = procfile_command("web").replace("0.0.0.0", "127.0.0.1")
-    assert "--logger-class ussd_app.logging_setup.GunicornLogger" in command
+    command = procfile_command("web")
+    assert command == "python -m ussd_app.web.server"
     bin_dir = str(Path(sys.executable).parent)
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"stale")  # a previous run's file
     env = clean_env(
         INSTANCE_DIR=str(tmp_path / "instance"),
         DATABASE_URL=f"sqlite:///{tmp_path / 'web.db'}",
         REDIS_URL=redis_url,
         GATEWAY_TOKEN=TOKEN,
+        METRICS_TOKEN="metrics-" + TOKEN[:8],
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         EMBEDDED_WORKER="no",
         LOG_FORMAT="json",
+        HOST="127.0.0.1",
         PORT=str(port),
-        WEB_CONCURRENCY="1",
+        WEB_CONCURRENCY="2",
         PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
     )
     subprocess.run(
@@ -132,17 +150,28 @@ def test_gunicorn_from_the_procfile_logs_no_token(tmp_path: Path, redis_url: str
         check=True,
         capture_output=True,
     )
-    output = run_until_called(["bash", "-c", "exec " + command], env, tmp_path / "web.log", port)
+    scraped: list[str] = []
+
+    def more_calls(base_url: str) -> None:
+        for _ in range(9):  # 10 good /ussd posts in all, spread over the two workers
+            with requests.Session() as s:  # a new connection each: any worker may take it
+                res = s.post(f"{base_url}/ussd?token={TOKEN}", data=FORM, timeout=10)
+                assert res.status_code == 200
+        headers = {"Authorization": "Bearer metrics-" + TOKEN[:8]}
+        for _ in range(4):
+            with requests.Session() as s:
+                scraped.append(s.get(f"{base_url}/metrics", headers=headers, timeout=10).text)
+
+    output = run_until_called(
+        ["bash", "-c", "exec " + command], env, tmp_path / "web.log", port, more_calls
+    )
     assert_nothing_leaked(output)
-    access = [
-        json.loads(line)
-        for line in output.splitlines()
-        if line.startswith("{") and '"gunicorn.access"' in line
-    ]
-    ussd = [a for a in access if a["path"] == "/ussd"]
-    assert sorted(a["status"] for a in ussd) == [200, 403], output
-    assert all("?" not in a["event"] and a["method"] == "POST" for a in ussd)
-    assert any(a["path"] == "/healthz" and a["status"] == 200 for a in access)
+    assert "/ussd" not in output  # no access log line
+    pattern = r'http_requests_total\{route="/ussd",status="2xx"\} (\S+)'
+    for body in scraped:  # every scrape, whichever worker: the sum over both
+        counts = [float(v) for v in re.findall(pattern, body)]
+        assert sum(counts) == 10.0, body
+    assert not (metrics_dir / "counter_999999.db").exists()
 
 
 @pytest.mark.slow
@@ -159,6 +188,12 @@ def test_serve_logs_no_token(tmp_path: Path) -> None:
     assert '"GET /healthz HTTP/1.1" 200' in output
 
 
-def test_the_procfile_still_asks_for_an_access_log() -> None:
-    """The logger class writes access lines only when gunicorn is told to keep them."""
-    assert "--access-logfile -" in shlex.join(shlex.split(procfile_command("web")))
+def test_the_procfile_server_has_no_access_log_and_two_workers() -> None:
+    """Request counts and latencies are in /metrics; the hot path writes no access line."""
+    from ussd_app.web.server import granian_command
+
+    cmd = granian_command({"PORT": "8000"})
+    assert "--no-access-log" in cmd
+    assert cmd[cmd.index("--workers") + 1] == "2"
+    assert cmd[cmd.index("--blocking-threads") + 1] == "1"
+    assert shlex.split(procfile_command("web")) == ["python", "-m", "ussd_app.web.server"]

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.doubles import NoAlerts
+from tests.doubles import NoAlerts, RecordingEnqueuer
+from ussd_app.cases import staging
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork
@@ -259,27 +260,49 @@ def test_simultaneous_registrations_from_one_phone_make_one_record(services: Ser
     assert len(consents(services)) == 16  # 4 purposes x 4 registrations
 
 
-def test_registration_hook_runs_inside_the_transaction(services: Services) -> None:
+def test_registration_notices_are_staged_by_the_routing_job_after_the_commit(
+    services: Services,
+) -> None:
     seen: list[tuple[str, str, bool]] = []
 
     def hook(uow: UnitOfWork, reg: Any, e164: str) -> None:
-        with services.uow() as other:  # not committed yet: invisible to other sessions
-            visible = other.session.scalars(
-                select(Registration.id).where(Registration.ref == reg.ref)
-            ).first()
-        seen.append((reg.ref, e164, visible is None))
+        seen.append((reg.ref, e164, reg.routed_at is None))
 
-    ref = register(
-        dataclasses.replace(services, alerts=NoAlerts(on_registration=hook)), phone="5812 3456"
-    )
+    hooked = dataclasses.replace(services, alerts=NoAlerts(on_registration=hook))
+    ref = register(hooked, phone="5812 3456")
+    assert seen == []  # nothing staged on the caller's hop
+    (reg,) = all_registrations(services)
+    assert reg.routed_at is None
+    enqueuer = services.enqueuer
+    assert isinstance(enqueuer, RecordingEnqueuer)
+    assert enqueuer.routings == [("registration", reg.id)]
+
+    assert staging.route(hooked, "registration", reg.id) is True
+    assert staging.route(hooked, "registration", reg.id) is False
     assert seen == [(ref, PHONE, True)]
+    (routed,) = all_registrations(services)
+    assert routed.routed_at is not None
+    assert routed.updated_at == reg.updated_at  # routing is not a change to the record
+
+    register(hooked, phone="5812 3456")  # an update is routed again
+    (again,) = all_registrations(services)
+    assert again.routed_at is None
+    assert staging.route(hooked, "registration", again.id) is True
+    assert len(seen) == 2
 
 
-def test_a_failing_registration_hook_rolls_back(services: Services) -> None:
+def test_a_failing_registration_hook_leaves_the_registration_unrouted(
+    services: Services,
+) -> None:
     def hook(uow: UnitOfWork, reg: Any, e164: str) -> None:
         raise RuntimeError("staging failed")
 
+    failing = dataclasses.replace(services, alerts=NoAlerts(on_registration=hook))
+    ref = register(failing)
+    (reg,) = all_registrations(services)
     with pytest.raises(RuntimeError, match="staging failed"):
-        register(dataclasses.replace(services, alerts=NoAlerts(on_registration=hook)))
-    assert all_registrations(services) == []
-    assert consents(services) == []
+        staging.route(failing, "registration", reg.id)
+    (reg,) = all_registrations(services)
+    assert reg.ref == ref and reg.routed_at is None
+    later = reg.updated_at + dt.timedelta(seconds=staging.SWEEP_GRACE_S + 1)
+    assert staging.sweep_unrouted(services, now=later) == [("registration", reg.id)]

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import func, select
 
-from tests.doubles import NoAlerts
+from tests.doubles import NoAlerts, RecordingEnqueuer
+from ussd_app.cases import staging
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.db import Base, UnitOfWork
@@ -230,23 +231,34 @@ def test_different_sessions_make_different_reports(services: Services) -> None:
     assert count(services, TraffickingReport) == 3
 
 
-def test_alerts_are_staged_inside_the_report_transaction(services: Services) -> None:
+def test_the_report_commits_alone_and_its_routing_is_enqueued_after_the_commit(
+    services: Services,
+) -> None:
+    called: list[int] = []
+    staged = dataclasses.replace(
+        services, alerts=NoAlerts(on_report=lambda uow, report: called.append(report.id))
+    )
+    ref, _ = submit(staged)
+
+    assert called == []  # nothing is staged on the caller's hop
+    (report,) = rows(services, TraffickingReport)
+    assert report.ref == ref
+    assert report.routed_at is None
+    enqueuer = services.enqueuer
+    assert isinstance(enqueuer, RecordingEnqueuer)
+    assert enqueuer.routings == [("report", report.id)]
+
+
+def test_routing_stages_inside_its_transaction_with_routed_at_and_runs_once(
+    services: Services,
+) -> None:
     seen: list[dict[str, Any]] = []
     after: list[str] = []
 
     def stager(uow: UnitOfWork, report: Any) -> None:
         assert isinstance(report, TraffickingReport)
-        # Visible in this transaction (flushed, with an id and its contact)...
-        contact = uow.session.scalars(
-            select(ReporterContact).where(ReporterContact.report_id == report.id)
-        ).one()
-        # ...but not committed: another session cannot see it yet.
-        with services.uow() as other:
-            visible = other.session.scalars(
-                select(TraffickingReport.id).where(TraffickingReport.ref == report.ref)
-            ).first()
-        seen.append({"id": report.id, "contact": contact.id, "visible": visible})
-        # An alert row staged here commits with the report (a ConsentRecord stands in for it).
+        seen.append({"id": report.id, "routed_at": report.routed_at})
+        # An alert row staged here commits with routed_at (a ConsentRecord stands in for it).
         uow.session.add(
             ConsentRecord(
                 subject_type="report",
@@ -259,21 +271,25 @@ def test_alerts_are_staged_inside_the_report_transaction(services: Services) -> 
         )
         uow.after_commit(lambda: after.append(report.ref))
 
-    staged = dataclasses.replace(services, alerts=NoAlerts(on_report=stager))
-    ref, _ = submit(staged)
+    routed = dataclasses.replace(services, alerts=NoAlerts(on_report=stager))
+    ref, _ = submit(routed)
+    (report,) = rows(services, TraffickingReport)
 
-    assert len(seen) == 1
-    assert seen[0]["id"] is not None
-    assert seen[0]["contact"] is not None
-    assert seen[0]["visible"] is None
-    assert after == [ref]  # the queue is fed only after the commit
+    assert staging.route(routed, "report", report.id) is True
+    assert staging.route(routed, "report", report.id) is False  # safe to run twice
+    assert seen == [{"id": report.id, "routed_at": None}]
+    assert after == [ref]  # the queue is fed only after the routing commit
+    (report,) = rows(services, TraffickingReport)
+    assert report.routed_at is not None
     assert {r.version for r in rows(services, ConsentRecord)} == {
         REPORT_CONSENT_VERSION,
         "alert-stand-in",
     }
 
 
-def test_a_failing_stager_rolls_the_report_back(services: Services) -> None:
+def test_a_failing_stager_leaves_the_report_stored_and_unrouted_for_the_sweeper(
+    services: Services,
+) -> None:
     class StagingFailed(Exception):
         pass
 
@@ -281,19 +297,21 @@ def test_a_failing_stager_rolls_the_report_back(services: Services) -> None:
         uow.after_commit(lambda: pytest.fail("after-commit must not run"))
         raise StagingFailed
 
+    failing = dataclasses.replace(services, alerts=NoAlerts(on_report=stager))
+    ref, _ = submit(failing, idempotency_key="ATUid_x")
+    (report,) = rows(services, TraffickingReport)
     with pytest.raises(StagingFailed):
-        submit(
-            dataclasses.replace(services, alerts=NoAlerts(on_report=stager)),
-            idempotency_key="ATUid_x",
-        )
+        staging.route(failing, "report", report.id)
 
-    assert count(services, TraffickingReport) == 0
-    assert count(services, ReporterContact) == 0
-    assert count(services, ConsentRecord) == 0
-    # The same session can still submit once the stager works again.
-    ref, _ = submit(services, idempotency_key="ATUid_x")
-    assert count(services, TraffickingReport) == 1
-    assert ref.startswith("T-")
+    (report,) = rows(services, TraffickingReport)
+    assert report.ref == ref and report.routed_at is None
+    assert {r.version for r in rows(services, ConsentRecord)} == {REPORT_CONSENT_VERSION}
+    # Not yet overdue: left to its job; overdue: the sweeper routes it once the stager works.
+    assert staging.unrouted(services) == []
+    later = report.updated_at + dt.timedelta(seconds=staging.SWEEP_GRACE_S + 1)
+    assert staging.sweep_unrouted(failing, now=later) == []  # still failing: retried later
+    assert staging.sweep_unrouted(services, now=later) == [("report", report.id)]
+    assert staging.sweep_unrouted(services, now=later) == []
 
 
 def test_refs_are_new_format_unique_and_carry_a_check_digit(services: Services) -> None:

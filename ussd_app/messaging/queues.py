@@ -25,6 +25,7 @@ QUEUE_MESSAGES = "messages"
 QUEUE_NAMES = (QUEUE_ALERTS, QUEUE_MESSAGES)  # in priority order
 # The job, named by its path so this package never imports the process layer that runs it.
 SEND_JOB = "ussd_app.runtime.jobs.send_outbound_sms"
+ROUTE_JOB = "ussd_app.runtime.jobs.route_subject"
 URGENT_PURPOSES = frozenset({SmsPurpose.ALERT, SmsPurpose.ESCALATION, SmsPurpose.ADMIN})
 DEFAULT_RETRY_DELAYS: tuple[int, ...] = (10, 30, 120, 600, 1800)
 JOB_TIMEOUT_S = 60  # the SDK call has its own (connect, read) timeout well inside this
@@ -93,6 +94,28 @@ class Dispatcher:
             )
             return False
 
+    def enqueue_routing(self, subject: str, subject_id: int) -> bool:
+        """Enqueue the routing job of a report or registration just committed, on the alerts
+        queue (drained first). Never raises: the sweeper routes what is still unrouted."""
+        try:
+            self._queues[QUEUE_ALERTS].enqueue(
+                ROUTE_JOB,
+                subject,
+                subject_id,
+                job_timeout=JOB_TIMEOUT_S,
+                result_ttl=600,
+                failure_ttl=7 * 24 * 3600,
+            )
+            return True
+        except redis.exceptions.RedisError as exc:
+            log.warning(
+                "could not enqueue routing of %s id=%s (%s); the sweeper will route it",
+                subject,
+                subject_id,
+                exc,
+            )
+            return False
+
     def _drop_if_done(self, jid: str) -> None:
         """Drop a job that blocks a unique re-enqueue of a row the sweeper found pending.
 
@@ -132,4 +155,8 @@ class LeaveForSweeper:
     ) -> bool:
         self.left.append(outbound_id)
         log.info("sms id=%s staged; the sweeper will send it", outbound_id)
+        return False
+
+    def enqueue_routing(self, subject: str, subject_id: int) -> bool:
+        log.info("%s id=%s stored; the sweeper will route it", subject, subject_id)
         return False

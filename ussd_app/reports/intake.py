@@ -1,8 +1,10 @@
-"""Trafficking reports: store the report, its reporter's contact apart, and its alerts, at once.
+"""Trafficking reports: store the report and its reporter's contact apart; route it after.
 
-The report, the encrypted contact, the consent record and the alert rows staged by
-`services.alerts` commit in ONE transaction before the caller sees a reference (DESIGN
-decision 7): if any part fails, nothing is stored and the caller is not told it was received.
+The report, the encrypted contact and the consent record commit in ONE small transaction before
+the caller sees a reference (DESIGN decision 7): if any part fails, nothing is stored and the
+caller is not told it was received. Its alerts are staged by the routing job after the commit
+(`ussd_app.cases.staging`, which sets `routed_at` with them); a lost job is run by the sweeper,
+so a committed report is always alerted, once.
 A report is never refused for an odd answer: an unknown code is stored as "not answered" and
 logged (by key, never by value), because losing a tip costs more than a gap in it.
 """
@@ -102,7 +104,7 @@ def submit_report(
     idempotency_key: str | None = None,
     default_priority: Priority | None = None,
 ) -> tuple[str, Priority]:
-    """Store a report from `answers` and stage its alerts; return (reference, priority).
+    """Store a report from `answers` and have it routed after the commit; return (ref, priority).
 
     `idempotency_key` (for USSD, the session id) makes a replayed final hop harmless: the
     report already stored under that key is returned and nothing new is written. Only a keyed
@@ -153,25 +155,13 @@ def submit_report(
         "vehicle_enc": services.cipher.encrypt_optional(vehicle),
         "callback_consent": callback_consent,
     }
-    flood: FloodFlag | None = None  # decided once, only for a report that is really new
-    # Two tries at most: the only unique value we do not make ourselves is the idempotency key,
-    # and if a concurrent request took it first, the second try finds its report.
+    flood: FloodFlag | None = None  # decided once per filing, before its insert
+    # Insert first: the idempotency key's unique index is the check (no look-up before an insert
+    # that almost never conflicts). A taken key means a replayed final hop, or the incomplete
+    # report an abandoned session filed under the same key: `_replay` finds it.
     for _attempt in range(2):
         try:
             with services.uow() as uow:
-                existing = _by_key(uow, stored_key)
-                if existing is not None and (incomplete or not existing.incomplete):
-                    log.info("report %s replayed; not stored again", existing.ref)
-                    return existing.ref, _priority(existing.priority)
-                # The incomplete report filed under this same key (the session looked abandoned,
-                # then the caller finished it, maybe after "Continue"): complete it, same
-                # reference. Nothing else is ever completed (issue 7, item 2).
-                partial = existing
-                if partial is not None and not incomplete:
-                    _complete(uow, services, partial, answers_row, priority, callback_answer)
-                    uow.commit()
-                    log.info("incomplete report %s completed", partial.ref)
-                    return partial.ref, _priority(partial.priority)
                 flood = flood or flood_flag(services, e164)
                 report = TraffickingReport(
                     possible_flood=flood.possible_flood,
@@ -184,10 +174,10 @@ def submit_report(
                     priority=priority,
                     status="received",
                     incomplete=incomplete,
+                    routed_at=None,
                     **answers_row,
                 )
                 uow.session.add(report)
-                # A taken key surfaces here, before anything else is staged.
                 flush_or_conflict(uow)
                 # The reference is a keyed permutation of the row id: unique by construction.
                 report.ref = ref_maker(services).report(report.id)
@@ -195,12 +185,17 @@ def submit_report(
                 if callback_answer is not None:
                     _add_callback_consent(uow, report)
                 uow.session.flush()
-                # Alert rows join this transaction: report and alerts commit together or not
-                # at all. A stager that raises rolls the report back (the `with` exits unsaved).
-                services.alerts.stage_report_alerts(services, uow, report)
-                ref = report.ref
+                ref, report_id = report.ref, report.id
+                # The alerts are staged by the routing job (`cases.staging`), which sets
+                # routed_at in their transaction; if this enqueue is lost, the sweeper runs it.
+                _route_after_commit(services, uow, report_id)
                 uow.commit()
         except UniqueConflict:
+            found = _replay(
+                services, stored_key, incomplete, answers_row, priority, callback_answer
+            )
+            if found is not None:
+                return found
             continue
         log.info(
             "report %s stored priority=%s channel=%s incomplete=%s",
@@ -235,6 +230,45 @@ def flood_flag(services: Services, e164: str) -> FloodFlag:
     return FloodFlag(True, services.limits.flood_batch(key))
 
 
+def _route_after_commit(services: Services, uow: UnitOfWork, report_id: int) -> None:
+    uow.after_commit(lambda: _enqueue_routing(services, report_id))
+
+
+def _enqueue_routing(services: Services, report_id: int) -> None:
+    services.enqueuer.enqueue_routing("report", report_id)
+
+
+def _replay(
+    services: Services,
+    stored_key: str | None,
+    incomplete: bool,
+    answers_row: Mapping[str, Any],
+    priority: Priority,
+    callback_answer: str | None,
+) -> tuple[str, Priority] | None:
+    """The report already stored under `stored_key`: returned as it is (a replayed hop), or,
+    when it is the incomplete one and this filing is complete, completed (same reference).
+    None when there is none (the conflict was something else): the caller tries again."""
+    if stored_key is None:
+        return None
+    with services.uow() as uow:
+        existing = _by_key(uow, stored_key)
+        if existing is None:
+            return None
+        if incomplete or not existing.incomplete:
+            log.info("report %s replayed; not stored again", existing.ref)
+            return existing.ref, _priority(existing.priority)
+        # The incomplete report filed under this same key (the session looked abandoned, then
+        # the caller finished it, maybe after "Continue"): complete it, same reference. Nothing
+        # else is ever completed (issue 7, item 2).
+        _complete(uow, services, existing, answers_row, priority, callback_answer)
+        ref, found_priority = existing.ref, _priority(existing.priority)
+        _route_after_commit(services, uow, existing.id)
+        uow.commit()
+    log.info("incomplete report %s completed", ref)
+    return ref, found_priority
+
+
 def ref_maker(services: Services) -> ReferenceMaker:
     """The deployment's reference maker, keyed from PHONE_HASH_KEY."""
     return references.maker(services.settings.phone_hash_key)
@@ -248,7 +282,7 @@ def _complete(
     priority: Priority,
     callback_answer: str | None,
 ) -> None:
-    """Fill an incomplete report with the finished answers and alert its full routing."""
+    """Fill an incomplete report with the finished answers; it is routed again (full alerts)."""
     for key, value in answers_row.items():
         setattr(partial, key, value)
     partial.priority = min(partial.priority, priority)
@@ -256,8 +290,8 @@ def _complete(
     _update_contact(uow, partial)
     if callback_answer is not None:
         _add_callback_consent(uow, partial)
+    partial.routed_at = None
     uow.session.flush()
-    services.alerts.stage_report_alerts(services, uow, partial)
 
 
 def _update_contact(uow: UnitOfWork, report: TraffickingReport) -> None:

@@ -91,6 +91,9 @@ class TraffickingReport(Base):
     flood_batch: Mapped[str | None] = mapped_column(String(FLOOD_BATCH_LEN), index=True)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+    # When its alerts were staged (`cases.staging`); NULL until then. The caller's hop commits
+    # the report alone; a job, or failing that the sweeper, stages the alerts and sets this.
+    routed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
     # Who has the case: the partner that took it, and (on the desk) the colleague assigned.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 
 from sqlalchemy import JSON, CheckConstraint, Index, String
@@ -19,7 +20,7 @@ from ussd_app.columns import (
     check_in,
 )
 from ussd_app.consent import CONSENT_VERSION_LEN
-from ussd_app.db import Base, created_at, updated_at
+from ussd_app.db import Base, TZDateTime, created_at, updated_at
 
 
 class RegistrationStatus(enum.StrEnum):
@@ -78,6 +79,8 @@ class Registration(Base):
     channel: Mapped[str] = mapped_column(String(CHANNEL_LEN), default="ussd")
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+    # When the notices of its latest version were staged (`cases.staging`); NULL until then.
+    routed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime())
 
     def __repr__(self) -> str:  # never show the encrypted fields or the hash
         return f"<Registration {self.ref} status={self.status}>"

@@ -10,14 +10,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from ussd_app import codes as reference
 from ussd_app import references
 from ussd_app.columns import NAME_MAX_CHARS
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
-from ussd_app.db import UnitOfWork
+from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.phones import mask
 from ussd_app.records import (
     UniqueConflict,
@@ -97,8 +97,9 @@ def register_returnee(
     Raises ConsentRequired unless the caller said yes to registration, and InvalidAnswers if an
     answer is not one of the menu's codes. Consent records are written on every registration
     (also an update): they are the history of what the caller agreed to and when.
-    `services.alerts.stage_registration_notices(...)` runs inside the transaction, on every
-    create and update, before the commit.
+    What a registration sends (confirmation, partner notices) is staged after the commit by the
+    routing job (`ussd_app.cases.staging`), on every create and update: `routed_at` is NULL
+    until it ran, and the sweeper runs it for any row whose job was lost.
     """
     if answers.get("consent") != "yes":
         raise ConsentRequired("registration needs the caller's consent")
@@ -118,6 +119,8 @@ def register_returnee(
         "age_band": _code(answers, "age_band", reference.AGE_BAND),
     }
     name = clean_text(answers.get("name"), NAME_MAX_CHARS)
+    # Set with the other fields, so the row is written by one INSERT (or UPDATE), not two.
+    fields["name_enc"] = services.cipher.encrypt_optional(name)
     e164 = services.normalise_phone(phone)
     phone_hash = services.hash_phone(e164)
 
@@ -125,12 +128,9 @@ def register_returnee(
         try:
             with services.uow() as uow:
                 reg, created = _upsert(uow, services, phone_hash, e164, language, channel, fields)
-                reg.name_enc = services.cipher.encrypt_optional(name)
                 _record_consents(uow, reg, channel)
                 flush_or_conflict(uow)
-                # Follow-up work (e.g. a confirmation SMS to an opted-in caller) is staged in
-                # this same transaction, so it exists exactly when the registration does.
-                services.alerts.stage_registration_notices(services, uow, reg, e164)
+                _route_after_commit(services, uow, reg.id)
                 uow.commit()
         except UniqueConflict:
             continue
@@ -143,6 +143,15 @@ def register_returnee(
         )
         return reg.ref
     raise RuntimeError("could not store the registration: unique values kept colliding")
+
+
+def _route_after_commit(services: Services, uow: UnitOfWork, registration_id: int) -> None:
+    """After the commit, enqueue the job that stages this version's notices."""
+
+    def enqueue() -> None:
+        services.enqueuer.enqueue_routing("registration", registration_id)
+
+    uow.after_commit(enqueue)
 
 
 def _upsert(
@@ -170,6 +179,7 @@ def _upsert(
     reg.language = language
     reg.channel = channel
     reg.consent_version = REGISTRATION_CONSENT_VERSION
+    reg.routed_at = None  # this version's notices are staged by the routing job
     for key, value in fields.items():
         setattr(reg, key, value)
     flush_or_conflict(uow)
@@ -179,21 +189,27 @@ def _upsert(
 
 
 def _record_consents(uow: UnitOfWork, reg: Registration, channel: str) -> None:
-    """One record per purpose the registration screens asked about, granted or not."""
-    for purpose, granted in (
-        ("registration", True),
-        ("share_partners", reg.share_partners),
-        ("sms", reg.sms_opt_in),
-        ("call", reg.contact_by == "call"),
-    ):
-        uow.session.add(
-            ConsentRecord(
-                subject_type="registration",
-                subject_ref=reg.ref,
-                phone_hash=reg.phone_hash,
-                purpose=purpose,
-                granted=granted,
-                version=reg.consent_version,
-                channel=channel,
+    """One record per purpose the registration screens asked about, granted or not: written by
+    ONE multi-row INSERT (nothing reads them back in this transaction)."""
+    now = utcnow()
+    uow.session.execute(
+        insert(ConsentRecord),
+        [
+            {
+                "subject_type": "registration",
+                "subject_ref": reg.ref,
+                "phone_hash": reg.phone_hash,
+                "purpose": purpose,
+                "granted": granted,
+                "version": reg.consent_version,
+                "channel": channel,
+                "recorded_at": now,
+            }
+            for purpose, granted in (
+                ("registration", True),
+                ("share_partners", reg.share_partners),
+                ("sms", reg.sms_opt_in),
+                ("call", reg.contact_by == "call"),
             )
-        )
+        ],
+    )

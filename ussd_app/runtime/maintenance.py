@@ -1,6 +1,7 @@
-"""Periodic work, safe to run as often as you like: the outbox sweeper, escalations, reports
-abandoned mid-session, erasing reporters' numbers past their purge date, re-notifying
-registrations nobody has taken, and asking the 90-day check-in by SMS.
+"""Periodic work, safe to run as often as you like: routing reports and registrations whose
+routing job was lost, storing the language choices hops queued, the outbox sweeper,
+escalations, reports abandoned mid-session, erasing reporters' numbers past their purge date,
+re-notifying registrations nobody has taken, and asking the 90-day check-in by SMS.
 
 Run by `ussd-app alerts sweep` (the production clock process) or by the embedded worker.
 """
@@ -12,11 +13,11 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ussd_app.cases import checkin_sms, escalation, followup
+from ussd_app.cases import checkin_sms, escalation, followup, staging
 from ussd_app.messaging import delivery_reports, outbox
 from ussd_app.messaging import retention as sms_retention
 from ussd_app.reports import retention
-from ussd_app.ussd import abandoned
+from ussd_app.ussd import abandoned, preferences
 from ussd_app.ussd import retention as ussd_retention
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class MaintenanceResult:
     renotified: tuple[str, ...] = ()
     unmatched_dropped: int = 0  # delivery reports for unknown message ids, past their keep
     check_ins_sent: int = 0  # 90-day check-in SMS staged in this pass
+    # Reports/registrations committed but never routed (their job was lost), routed by this pass.
+    routed: tuple[tuple[str, int], ...] = ()
 
 
 def purge_expired(container: Container, now: dt.datetime | None = None) -> dict[str, int]:
@@ -64,11 +67,21 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
     filed: list[str] = []
     escalated: list[str] = []
     swept = outbox.SweepResult(0, 0)
+    routed: list[tuple[str, int]] = []
+    try:
+        # First: a report committed whose routing job was lost gets its alerts staged here.
+        routed = list(staging.sweep_unrouted(services, now=now))
+    except Exception:
+        log.exception("routing sweep failed")
     try:
         # Abandonment is decided on the Redis server's clock, never on this process's `now`.
         filed = abandoned.sweep_idle(services, container.store)
     except Exception:
         log.exception("abandoned-session sweep failed")
+    try:
+        preferences.flush_pending(services, container.store)
+    except Exception:
+        log.exception("storing queued language choices failed; the next pass retries")
     try:
         escalated = escalation.escalate_due(services, now)
     except Exception:
@@ -102,4 +115,5 @@ def run_maintenance(container: Container, now: dt.datetime | None = None) -> Mai
         tuple(renotified),
         unmatched,
         check_ins,
+        tuple(routed),
     )

@@ -138,7 +138,7 @@ class HopService:
                 return HopReply(record.reply, record.state.screen, cached=True)
             if record is None:
                 progress.lang = hop.language
-                step = self._first_step(req, hop, phone_hash)
+                step = self._first_step(req, hop)
                 started_at, hops = self._store.now(), 1
                 was_urgent = False
             else:
@@ -161,7 +161,7 @@ class HopService:
             if progress.handled:
                 # Committed: from here on, this reply is what the caller gets.
                 progress.committed = HopReply(body, step.state.screen)
-            self._apply_effects(step, req, hop)
+            self._apply_effects(step, hop, phone_hash)
             hop.save_record = SessionRecord(
                 state=step.state,
                 last_text=req.text,
@@ -188,12 +188,10 @@ class HopService:
         text = self._menu.message(name, lang)
         return "END " + text.replace("{emergency_number}", self._params.emergency_number)
 
-    def _first_step(self, req: UssdRequest, hop: Hop, hop_phone_hash: str) -> Step:
+    def _first_step(self, req: UssdRequest, hop: Hop) -> Step:
+        # The remembered language comes with the session read (Redis), never from a database
+        # look-up on the dial; the database copy is written when the caller chooses.
         lang = hop.language
-        if lang is None:
-            lang = preferences.language_for_hash(self._services, hop_phone_hash)
-            if lang is not None:
-                hop.remember_language = lang  # cache it for the next dial
         if req.text == "":
             resumable = self._store.unseal_resume(hop.resume_token)
             return engine.start(self._menu, lang, self._params, resumable=resumable)
@@ -240,11 +238,16 @@ class HopService:
             step = engine.complete(self._menu, step.state, result, self._params)
         return step
 
-    def _apply_effects(self, step: Step, req: UssdRequest, hop: Hop) -> None:
+    def _apply_effects(self, step: Step, hop: Hop, phone_hash: str) -> None:
         ended = False
         for effect in step.effects:
             if isinstance(effect, SetLanguage):
-                preferences.set_language(self._services, req.phone, effect.lang)
+                if effect.lang != hop.language:
+                    # The database copy is written off the hop: queued by the same write-back
+                    # command, stored by the maintenance pass (preferences.flush_pending).
+                    hop.pending_language = preferences.pending_entry(
+                        self._services, phone_hash, effect.lang
+                    )
                 hop.remember_language = effect.lang
             elif isinstance(effect, FlowEnded):
                 ended = True

@@ -5,8 +5,8 @@ Keys (every one with a TTL, so nothing lingers). `<slot>` is never the session i
 hash stored in the database but a keyed digest of it under its own purpose
 (`ussd_app.digests.REDIS_SLOT`), so a Redis dump cannot be matched to a gateway's session log,
 a report or a registration without PHONE_HASH_KEY:
-- `ussd:s:<slot of session>`  sealed (Fernet: AES + HMAC) engine state with the answers, the
-  gateway text seen last and the reply sent for it
+- `ussd:s:<slot of session>`  sealed (AES-256-GCM, `crypto.Sealer`) engine state with the
+  answers, the gateway text seen last and the reply sent for it
 - `ussd:l:<slot of session>`  a short lock that serialises concurrent hops of one session
 - `ussd:r:<slot of phone>`    sealed snapshot of an unfinished flow, offered on redial
 - `ussd:g:<slot of phone>`    the phone's language code (a cache of phone_preferences)
@@ -19,6 +19,7 @@ between hops, so any process can serve any hop.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -32,12 +33,20 @@ import redis
 from ussd_app import digests, metrics
 from ussd_app.crypto import Cipher
 from ussd_app.menu.types import SessionState
+from ussd_app.retention_policy import PHONE_PREFERENCE
 
 SESSION_PREFIX = "ussd:s:"
 LOCK_PREFIX = "ussd:l:"
 RESUME_PREFIX = "ussd:r:"
-LANG_PREFIX = "ussd:g:"  # phone hash -> language code (a cache of phone_preferences)
-LANG_CACHE_S = 30 * 24 * 3600
+LANG_PREFIX = "ussd:g:"  # phone slot -> language code (what the hop reads; see preferences.py)
+# As long as the database copy is kept (retention_policy.PHONE_PREFERENCE): the hop reads the
+# language only from here, never from the database.
+LANG_CACHE_S = int(PHONE_PREFERENCE.total_seconds())
+# Language choices waiting to be written to the database (list of "<preference key> <lang>"),
+# pushed by the hop's write-back script and drained by the maintenance pass
+# (`preferences.flush_pending`): the database copy is written off the caller's path.
+LANG_PENDING = "ussd:gq"
+LANG_PENDING_MAX = 100_000  # if nothing drains it, the oldest choices go first
 URGENT_INDEX = "ussd:urgent"  # sorted set: phone slot -> time of last hop
 URGENT_PREFIX = "ussd:u:"  # phone slot -> sealed {session, phone, state}
 URGENT_TTL_S = 24 * 3600
@@ -51,6 +60,36 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
 end
 return 0
+"""
+
+# One command to start a hop: take the lock (SET NX PX) and, if taken, read the session record,
+# the resume snapshot and the language. KEYS: lock, session, resume, language; ARGV: token, ms.
+_LOCK_LOAD_LUA = """
+if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0}
+end
+return {1, redis.call('get', KEYS[2]), redis.call('get', KEYS[3]), redis.call('get', KEYS[4])}
+"""
+_LOCK_LOAD_SHA = hashlib.sha1(_LOCK_LOAD_LUA.encode(), usedforsecurity=False).hexdigest()
+
+# One command to end a hop: write what it set and release the lock if still ours.
+# KEYS: session, resume, language, lock, pending languages. ARGV: token, record, record ttl,
+# resume op ("set" / "del" / ""), resume value, resume ttl, language ("" = unchanged), language
+# ttl, pending entry for the database ("" = none).
+_SAVE_UNLOCK_LUA = """
+if ARGV[2] ~= '' then redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+if ARGV[4] == 'set' then
+  redis.call('set', KEYS[2], ARGV[5], 'EX', ARGV[6])
+elseif ARGV[4] == 'del' then
+  redis.call('del', KEYS[2])
+end
+if ARGV[7] ~= '' then redis.call('set', KEYS[3], ARGV[7], 'EX', ARGV[8]) end
+if ARGV[9] ~= '' then
+  redis.call('rpush', KEYS[5], ARGV[9])
+  redis.call('ltrim', KEYS[5], -tonumber(ARGV[10]), -1)
+end
+if redis.call('get', KEYS[4]) == ARGV[1] then redis.call('del', KEYS[4]) end
+return 1
 """
 
 
@@ -95,8 +134,9 @@ class SessionRecord:
 class Hop:
     """One hop's view of Redis: what was read when the lock was taken, and what to write back.
 
-    Everything is read in one round trip (lock + session + resume snapshot + cached language)
-    and written in one (session + resume + language + unlock), so a hop costs two round trips.
+    Everything is read with ONE command (EVALSHA of a Lua script: lock + session + resume
+    snapshot + language) and written with one (EVAL: session + resume + language + unlock), so
+    a hop costs two commands and two round trips, as a hand-written GET + SET hop does.
     """
 
     def __init__(
@@ -112,6 +152,8 @@ class Hop:
         self.resume_state: SessionState | None = None
         self.clear_resume = False
         self.remember_language: str | None = None
+        # "<preference key> <lang>" to queue for the database copy (preferences.flush_pending).
+        self.pending_language: str | None = None
 
 
 class SessionStore:
@@ -129,6 +171,7 @@ class SessionStore:
     ) -> None:
         self._redis = conn
         self._cipher = cipher
+        self._sealer = cipher.sealer()  # AES-GCM for what is sealed on every hop
         # Without PHONE_HASH_KEY (a store built by hand), slots are keyed per process.
         self._slot_secret = slot_secret or secrets.token_urlsafe(32)
         self._session_ttl = session_ttl_s
@@ -142,19 +185,17 @@ class SessionStore:
         If the body raises, nothing is written and the lock is released.
         """
         token = secrets.token_hex(8)
-        session_key = SESSION_PREFIX + self._slot(session_id)
-        lock_key = LOCK_PREFIX + self._slot(session_id)
+        session_slot = self._slot(session_id)
+        session_key = SESSION_PREFIX + session_slot
+        lock_key = LOCK_PREFIX + session_slot
         phone_slot = self._slot(phone_hash)
         lock_ms = int(max(self._lock_timeout * 2, 10) * 1000)  # a crashed holder frees it
         deadline = time.monotonic() + self._lock_timeout
+        keys = (lock_key, session_key, RESUME_PREFIX + phone_slot, LANG_PREFIX + phone_slot)
         while True:
-            with self._redis.pipeline(transaction=False) as pipe:
-                pipe.set(lock_key, token, nx=True, px=lock_ms)
-                pipe.get(session_key)
-                pipe.get(RESUME_PREFIX + phone_slot)
-                pipe.get(LANG_PREFIX + phone_slot)
-                got_lock, raw_record, raw_resume, raw_lang = pipe.execute()
-            if got_lock:
+            got = self._lock_and_load(keys, token, lock_ms)
+            if int(got[0]) == 1:
+                _got, raw_record, raw_resume, raw_lang = got
                 break
             if time.monotonic() >= deadline:
                 metrics.HOP_ERRORS.labels(screen="_busy").inc()
@@ -172,29 +213,54 @@ class SessionStore:
             # The screen the caller was on when the hop failed (a screen id, never an answer).
             metrics.HOP_ERRORS.labels(screen=_screen_of(hop.record, "_new")).inc()
             raise
-        with self._redis.pipeline(transaction=False) as pipe:
-            if hop.save_record is not None:
-                pipe.set(
-                    session_key,
-                    self._cipher.encrypt(hop.save_record.to_json()),
-                    ex=self._session_ttl,
-                )
-            if hop.resume_state is not None:
-                pipe.set(
-                    RESUME_PREFIX + phone_slot,
-                    self._seal(hop.resume_state),
-                    ex=self._resume_window,
-                )
-            elif hop.clear_resume and raw_resume is not None:
-                pipe.delete(RESUME_PREFIX + phone_slot)
-            if hop.remember_language is not None:
-                pipe.set(LANG_PREFIX + phone_slot, hop.remember_language, ex=LANG_CACHE_S)
-            # EVAL, not a registered Script: in a pipeline redis-py would first ask SCRIPT EXISTS,
-            # an extra round trip on every hop; the script is a few bytes.
-            pipe.eval(_RELEASE_LUA, 1, lock_key, token)
-            pipe.execute()
+        record = "" if hop.save_record is None else self._sealer.seal(hop.save_record.to_json())
+        resume_op, resume_value = "", ""
+        if hop.resume_state is not None:
+            resume_op, resume_value = "set", self._seal(hop.resume_state)
+        elif hop.clear_resume and raw_resume is not None:
+            resume_op = "del"
+        # EVAL, not a registered Script: redis-py's Script first tries EVALSHA and may need a
+        # second round trip; the script is a few hundred bytes and Redis caches it by digest.
+        self._redis.eval(
+            _SAVE_UNLOCK_LUA,
+            5,
+            session_key,
+            RESUME_PREFIX + phone_slot,
+            LANG_PREFIX + phone_slot,
+            lock_key,
+            LANG_PENDING,
+            token,
+            record,
+            self._session_ttl,
+            resume_op,
+            resume_value,
+            self._resume_window,
+            hop.remember_language or "",
+            LANG_CACHE_S,
+            hop.pending_language or "",
+            LANG_PENDING_MAX,
+        )
         shown = hop.save_record if hop.save_record is not None else hop.record
         metrics.HOPS.labels(screen=_screen_of(shown, "_none")).inc()
+
+    def pending_languages(self, limit: int) -> list[str]:
+        """The oldest `limit` language choices waiting for the database (not removed)."""
+        return [_text(raw) or "" for raw in self._redis.lrange(LANG_PENDING, 0, limit - 1)]
+
+    def drop_pending_languages(self, count: int) -> None:
+        """Remove the oldest `count` choices, once they are in the database."""
+        if count > 0:
+            self._redis.ltrim(LANG_PENDING, count, -1)
+
+    def _lock_and_load(self, keys: tuple[str, ...], token: str, lock_ms: int) -> list[Any]:
+        """EVALSHA of the lock-and-load script: one command, one round trip (loaded once per
+        Redis server on NOSCRIPT). Returns [0] when the lock is held by another hop."""
+        try:
+            got = self._redis.evalsha(_LOCK_LOAD_SHA, len(keys), *keys, token, lock_ms)
+        except redis.exceptions.NoScriptError:
+            self._redis.script_load(_LOCK_LOAD_LUA)
+            got = self._redis.evalsha(_LOCK_LOAD_SHA, len(keys), *keys, token, lock_ms)
+        return list(got)
 
     def _slot(self, identifier: str) -> str:
         """The Redis name for a session id or phone hash: a keyed digest under its own purpose
@@ -208,12 +274,12 @@ class SessionStore:
         if token is None:
             return None
         try:
-            return SessionState.from_dict(json.loads(self._cipher.decrypt(token)))
+            return SessionState.from_dict(json.loads(self._sealer.open(token)))
         except (ValueError, KeyError, TypeError):
             return None
 
     def _seal(self, state: SessionState) -> str:
-        return self._cipher.encrypt(json.dumps(state.to_dict(), separators=(",", ":")))
+        return self._sealer.seal(json.dumps(state.to_dict(), separators=(",", ":")))
 
     def _release(self, lock_key: str, token: str) -> None:
         with suppress(redis.exceptions.RedisError):
@@ -223,7 +289,7 @@ class SessionStore:
         if raw is None:
             return None
         try:
-            return SessionRecord.from_json(self._cipher.decrypt(_text(raw) or ""))
+            return SessionRecord.from_json(self._sealer.open(_text(raw) or ""))
         except (ValueError, KeyError, TypeError):
             return None  # unreadable (older format, rotated key): start afresh rather than fail
 
@@ -231,7 +297,7 @@ class SessionStore:
         self, phone_hash: str, session_id: str, phone: str, state: SessionState
     ) -> None:
         """Remember an unfinished report with danger now + a place, so it is never just lost."""
-        sealed = self._cipher.encrypt(
+        sealed = self._sealer.seal(
             json.dumps({"session": session_id, "phone": phone, "state": state.to_dict()})
         )
         slot = self._slot(phone_hash)
@@ -273,7 +339,7 @@ class SessionStore:
             return None
         try:
             token = raw.decode() if isinstance(raw, bytes) else str(raw)
-            data = json.loads(self._cipher.decrypt(token))
+            data = json.loads(self._sealer.open(token))
             return str(data["session"]), str(data["phone"]), SessionState.from_dict(data["state"])
         except (ValueError, KeyError, TypeError):
             return None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import atexit
 import logging
+import time
 
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from ussd_app import metrics as counters
 from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.config import Settings
 from ussd_app.gateway import plain
@@ -49,6 +51,20 @@ def build_app(settings: Settings | None = None, container: Container | None = No
     from ussd_app.desk import init_desk
 
     init_desk(app, container)  # /desk/: staff sign-in, sessions, CSRF, security headers
+
+    # Request counts and latencies by route, in /metrics: what the access log told operators,
+    # without a log line per hop.
+    @app.before_request
+    def _started() -> None:
+        g.started_at = time.perf_counter()
+
+    @app.after_request
+    def _answered(response: Response) -> Response:
+        started = g.get("started_at")
+        if started is not None:
+            rule = request.url_rule.rule if request.url_rule is not None else "_unmatched"
+            counters.request_done(rule, response.status_code, time.perf_counter() - started)
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> Response:
