@@ -198,14 +198,14 @@ def stats_csv(key: str) -> Response:
     writer = csv.writer(out)
     table = fig.table
     if isinstance(fig, figures.TimesFigure):
-        writer.writerow([fig.row_title, *table.col_labels, t("stats.median"), t("stats.p90")])
+        writer.writerow([fig.row_title, t("stats.median"), t("stats.p90"), *table.col_labels])
         for label, row, times in zip(table.row_labels, table.cells, fig.times, strict=True):
             writer.writerow(
                 [
                     label,
-                    *(table.text(v) for v in row),
                     figures.format_hours(times.median),
                     figures.format_hours(times.p90),
+                    *(table.text(v) for v in row),
                 ]
             )
         return _csv_response(out.getvalue(), key, days)
