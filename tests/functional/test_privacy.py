@@ -334,7 +334,7 @@ def test_delete_my_data_leaves_no_trace_of_the_follow_up(
     (in any form, its hash, or the tag of its mask in sms.log) nor the answers anywhere."""
     import datetime as dt
 
-    from ussd_app.cases import actions
+    from ussd_app.cases import actions, staging
     from ussd_app.cases.authority import Actor
     from ussd_app.messaging.models import OutboundSms
     from ussd_app.returnees.checkins import CheckIn
@@ -347,7 +347,8 @@ def test_delete_my_data_leaves_no_trace_of_the_follow_up(
         reg = uow.session.scalars(select(Registration)).one()
         reg.contact_by, reg.sms_opt_in = "sms", True  # whatever the contact screen asks today
         uow.commit()
-        ref, created = reg.ref, reg.created_at
+        ref, created, reg_id = reg.ref, reg.created_at, reg.id
+    staging.route(services, "registration", reg_id)  # as the worker would, first thing
     iom = "+26659990121"  # the programme partner's on-duty contact: told of every registration
     client.post("/sms/inbound", data={"id": "ATXid_fu_1", "from": iom, "text": f"ACK {ref}"})
     actor = Actor("desk", partner_code="iom-lesotho", user_id=None)

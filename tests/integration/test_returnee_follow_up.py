@@ -28,7 +28,7 @@ from tests.integration.test_registration_routing import (
 )
 from tests.standin import AtStandIn
 from ussd_app.bootstrap import Container
-from ussd_app.cases import actions
+from ussd_app.cases import actions, staging
 from ussd_app.cases.authority import Actor
 from ussd_app.returnees.checkins import CheckIn, checkin_due
 from ussd_app.returnees.models import Registration
@@ -41,9 +41,14 @@ NEED_AND_PARTNER_WORDS = ("livelihood", "clinic", "Skillshare", "IOM", "Ministry
 
 
 def register(container: Container, phone: str = RETURNEE, lang: str = "en", **over: Any) -> str:
-    return register_returnee(
-        container.services, phone=phone, language=lang, answers=answers(**over)
-    )
+    """Register and run its routing job straight away, as the worker would first thing (the
+    partners are then told, so they may act on it; the queued job then does nothing)."""
+    services = container.services
+    ref = register_returnee(services, phone=phone, language=lang, answers=answers(**over))
+    with services.uow() as uow:
+        reg_id = uow.session.scalars(select(Registration.id).where(Registration.ref == ref)).one()
+    staging.route(services, "registration", reg_id)
+    return ref
 
 
 def to(standin: AtStandIn, number: str) -> list[str]:

@@ -82,7 +82,13 @@ def _stage_batch_alert(
     refs = list(
         uow.session.scalars(
             select(TraffickingReport.ref)
-            .where(TraffickingReport.flood_batch == report.flood_batch)
+            # The batch as it stood when this report joined it (ids up to its own): routing runs
+            # after the commit, maybe after the whole flood, and each report's place in the
+            # batch decides alone whether it sends the first alert or an update.
+            .where(
+                TraffickingReport.flood_batch == report.flood_batch,
+                TraffickingReport.id <= report.id,
+            )
             .order_by(TraffickingReport.id)
         )
     )

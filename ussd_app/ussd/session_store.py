@@ -47,6 +47,8 @@ LANG_CACHE_S = int(PHONE_PREFERENCE.total_seconds())
 # (`preferences.flush_pending`): the database copy is written off the caller's path.
 LANG_PENDING = "ussd:gq"
 LANG_PENDING_MAX = 100_000  # if nothing drains it, the oldest choices go first
+# Like every key (issue 8 item 3) the queue expires: LANG_CACHE_S after the last choice pushed,
+# the time the hop's own cached copy of each choice lives anyway.
 URGENT_INDEX = "ussd:urgent"  # sorted set: phone slot -> time of last hop
 URGENT_PREFIX = "ussd:u:"  # phone slot -> sealed {session, phone, state}
 URGENT_TTL_S = 24 * 3600
@@ -87,6 +89,7 @@ if ARGV[7] ~= '' then redis.call('set', KEYS[3], ARGV[7], 'EX', ARGV[8]) end
 if ARGV[9] ~= '' then
   redis.call('rpush', KEYS[5], ARGV[9])
   redis.call('ltrim', KEYS[5], -tonumber(ARGV[10]), -1)
+  redis.call('expire', KEYS[5], ARGV[8])
 end
 if redis.call('get', KEYS[4]) == ARGV[1] then redis.call('del', KEYS[4]) end
 return 1
