@@ -106,6 +106,16 @@ class HopService:
     def menu(self) -> Menu:
         return self._menu
 
+    def language_of(self, phone_hash: str) -> str | None:
+        """The language the phone chose: the hop's cached copy first (the database copy is
+        written off the hop, so it may lag a first choice by a maintenance pass)."""
+        try:
+            cached = self._store.cached_language(phone_hash)
+        except Exception:
+            log.warning("cached language unreadable; using the database copy")
+            cached = None
+        return cached or preferences.language_for_hash(self._services, phone_hash)
+
     def session_ended(self, form: dict[str, str]) -> None:
         """After the end-of-session notification: file an abandoned urgent report, if any."""
         abandoned.on_session_end(self._services, self._store, form)

@@ -17,7 +17,7 @@ language code is stored; the phone is hashed for the look-up and forgotten.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import select
 
@@ -67,7 +67,11 @@ def _last_screen(hops_metadata: str | None) -> str | None:
     return labels[-1][:LAST_SCREEN_LEN] if labels else None
 
 
-def session_language(services: Services, raw_phone: str) -> str | None:
+def session_language(
+    services: Services,
+    raw_phone: str,
+    language_of: Callable[[str], str | None] | None = None,
+) -> str | None:
     """The language the session ran in: the one its caller chose, remembered for the phone.
 
     A caller who has not chosen one is shown the language screen first, and choosing writes the
@@ -80,6 +84,8 @@ def session_language(services: Services, raw_phone: str) -> str | None:
         phone_hash = services.hash_phone(services.normalise_phone(raw_phone))
     except InvalidPhoneNumber:
         return None
+    if language_of is not None:  # the hop service's look-up: Redis first, then the database
+        return language_of(phone_hash)
     return preferences.language_for_hash(services, phone_hash)
 
 
@@ -88,7 +94,11 @@ def session_event_id(services: Services, session_id: str) -> str:
     return digests.keyed_digest(services.settings.phone_hash_key, digests.SESSION_EVENT, session_id)
 
 
-def record_session_end(services: Services, form: Mapping[str, str]) -> bool:
+def record_session_end(
+    services: Services,
+    form: Mapping[str, str],
+    language_of: Callable[[str], str | None] | None = None,
+) -> bool:
     """Store one end-of-session notification; return False if it was already stored.
 
     Raises InvalidSessionEvent (a ValueError) when `sessionId` or `status` is missing or too long,
@@ -108,7 +118,7 @@ def record_session_end(services: Services, form: Mapping[str, str]) -> bool:
     last_screen = _last_screen(form.get("hopsMetadata"))
     phone_hash: str | None = None
     raw_phone = (form.get("phoneNumber") or "").strip()
-    language = session_language(services, raw_phone) if raw_phone else None
+    language = session_language(services, raw_phone, language_of) if raw_phone else None
     if raw_phone and (last_screen or "").startswith(REGISTRATION_SCREENS):
         try:
             phone_hash = services.hash_phone(services.normalise_phone(raw_phone))

@@ -246,6 +246,10 @@ class SessionStore:
         shown = hop.save_record if hop.save_record is not None else hop.record
         metrics.HOPS.labels(screen=_screen_of(shown, "_none")).inc()
 
+    def cached_language(self, phone_hash: str) -> str | None:
+        """The language the phone last chose, as the hop reads it (None if not cached)."""
+        return _text(self._redis.get(LANG_PREFIX + self._slot(phone_hash)))
+
     def pending_languages(self, limit: int) -> list[str]:
         """The oldest `limit` language choices waiting for the database (not removed)."""
         return [_text(raw) or "" for raw in self._redis.lrange(LANG_PENDING, 0, limit - 1)]

@@ -79,7 +79,9 @@ def ussd_session_ended() -> Response:
     container = _container()
     try:
         form = gateway_form()
-        session_events.record_session_end(container.services, form)
+        session_events.record_session_end(
+            container.services, form, language_of=container.hops.language_of
+        )
     except BadRequest as exc:
         return plain(f"bad request: {exc}\n", exc.status)
     except ValueError as exc:
