@@ -47,8 +47,7 @@ LANG_CACHE_S = int(PHONE_PREFERENCE.total_seconds())
 # (`preferences.flush_pending`): the database copy is written off the caller's path.
 LANG_PENDING = "ussd:gq"
 LANG_PENDING_MAX = 100_000  # if nothing drains it, the oldest choices go first
-# Like every key (issue 8 item 3) the queue expires: LANG_CACHE_S after the last choice pushed,
-# the time the hop's own cached copy of each choice lives anyway.
+LANG_PENDING_TTL_S = 7 * 24 * 3600  # every key expires; the Redis language key has the choice
 URGENT_INDEX = "ussd:urgent"  # sorted set: phone slot -> time of last hop
 URGENT_PREFIX = "ussd:u:"  # phone slot -> sealed {session, phone, state}
 URGENT_TTL_S = 24 * 3600
@@ -77,7 +76,7 @@ _LOCK_LOAD_SHA = hashlib.sha1(_LOCK_LOAD_LUA.encode(), usedforsecurity=False).he
 # One command to end a hop: write what it set and release the lock if still ours.
 # KEYS: session, resume, language, lock, pending languages. ARGV: token, record, record ttl,
 # resume op ("set" / "del" / ""), resume value, resume ttl, language ("" = unchanged), language
-# ttl, pending entry for the database ("" = none).
+# ttl, pending entry for the database ("" = none), queue length cap, queue ttl.
 _SAVE_UNLOCK_LUA = """
 if ARGV[2] ~= '' then redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
 if ARGV[4] == 'set' then
@@ -89,7 +88,7 @@ if ARGV[7] ~= '' then redis.call('set', KEYS[3], ARGV[7], 'EX', ARGV[8]) end
 if ARGV[9] ~= '' then
   redis.call('rpush', KEYS[5], ARGV[9])
   redis.call('ltrim', KEYS[5], -tonumber(ARGV[10]), -1)
-  redis.call('expire', KEYS[5], ARGV[8])
+  redis.call('expire', KEYS[5], ARGV[11])
 end
 if redis.call('get', KEYS[4]) == ARGV[1] then redis.call('del', KEYS[4]) end
 return 1
@@ -242,6 +241,7 @@ class SessionStore:
             LANG_CACHE_S,
             hop.pending_language or "",
             LANG_PENDING_MAX,
+            LANG_PENDING_TTL_S,
         )
         shown = hop.save_record if hop.save_record is not None else hop.record
         metrics.HOPS.labels(screen=_screen_of(shown, "_none")).inc()
