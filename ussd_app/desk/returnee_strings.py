@@ -8,6 +8,8 @@ RETURNEE_EN: dict[str, str] = {
     "reg.folders": "Folders",
     "reg.folder.new": "New",
     "reg.folder.mine": "Mine",
+    "reg.folder.due": "Due follow-ups",
+    "reg.folder.overdue": "Overdue plans",
     "reg.folder.all": "All open",
     "reg.folder.closed": "Closed",
     "reg.search": "Search",
@@ -26,7 +28,7 @@ RETURNEE_EN: dict[str, str] = {
     "reg.col.registered": "Registered",
     "reg.col.plan": "Plan due",
     "reg.overdue": "PLAN OVERDUE",
-    "reg.overdue_hint": "30 days since registration and no need referred yet",
+    "reg.overdue_hint": "More than 30 days since registration and no reintegration plan agreed",
     "reg.empty": "No registrations here.",
     "reg.back": "All returnees",
     "reg.status": "Status",
@@ -34,6 +36,17 @@ RETURNEE_EN: dict[str, str] = {
     "reg.assigned_to": "assigned to {name}",
     "reg.outcome": "outcome: {outcome}",
     "reg.plan_due": "Reintegration plan due {date}",
+    "reg.plan_agreed_on": "Reintegration plan agreed on {date}",
+    "reg.plan_agree": "Plan agreed with the person today",
+    "reg.plan_hint": (
+        "Press this once you and the person have agreed their reintegration plan"
+        " (which needs to be referred, to whom, next steps). Write the plan itself in a note."
+    ),
+    "reg.plan_recorded": "Reintegration plan recorded as agreed today.",
+    "reg.due_hint": (
+        "Due follow-ups: a plan due within 7 days, or a referral with no news for 14 days."
+    ),
+    "reg.overdue_folder_hint": "Overdue plans: past 30 days since registration, no plan agreed.",
     "reg.name": "First name",
     "reg.name_hidden": "Shown only to the partner that has taken this registration.",
     "reg.no_name": "Not given",
