@@ -125,4 +125,34 @@ RETURNEE_EN: dict[str, str] = {
     "health.recorded": "{n} service(s) recorded.",
     "health.choose_post": "Choose the border post.",
     "health.choose_service": "Tick at least one service given.",
+    "health.by_number": "No reference? Find them by phone number",
+    "health.number": "The returnee's phone number",
+    "health.number_reason": "Why are you looking them up by number?",
+    "health.number_hint": "Your name and reason are recorded. The number itself is not kept.",
+    "health.find_number": "Find by number",
+    "health.reason_needed": "Choose why you are looking them up by number.",
+    "health.bad_number": "That is not a phone number. Check it with the returnee.",
+    "health.number_not_found": (
+        "No registration for that number. If the returnee wants to register, do it below."
+    ),
+    "health.walk_in": "Register a walk-in returnee",
+    "health.walk_in_intro": (
+        'For a returnee who has not registered. Read this to them first: "We will keep your'
+        " number, home district and what you need help with, so that a case worker can help"
+        ' you. Your number is kept secret. You can ask us to delete it at any time."'
+    ),
+    "health.walk_in_district": "Home district",
+    "health.walk_in_needs": "Needs help with",
+    "health.walk_in_contact": "Choose how the returnee may be contacted.",
+    "health.walk_in_contact_by": "How may a case worker contact them?",
+    "health.walk_in_language": "Language for SMS",
+    "health.walk_in_share": "They agree that partner organisations (not only IOM) may see this",
+    "health.walk_in_verbal": "The returnee agreed aloud to be registered",
+    "health.walk_in_save": "Register",
+    "health.walk_in_consent": "Nothing was stored: tick that the returnee agreed aloud.",
+    "health.walk_in_exists": (
+        "This number is already registered; nothing was changed. Find it by number above."
+    ),
+    "health.walk_in_invalid": "Nothing was stored: an answer was not one of the choices.",
+    "health.walk_in_done": "Registered. Give the returnee their reference: {ref}",
 }
