@@ -12,7 +12,7 @@ PHONE_HASH_LEN = 64  # HMAC-SHA256 hex digest (ussd_app.phones.phone_hash)
 LANGUAGE_LEN = 8
 REF_LEN = 16  # "T-5307", "R-482913", widened refs included
 CODE_LEN = 32  # answer codes from ussd_app.codes
-CHANNEL_LEN = 8  # "ussd" / "sms"
+CHANNEL_LEN = 8  # "ussd" / "sms" / "walk_in"
 
 
 def fernet_len(max_plaintext_bytes: int) -> int:
@@ -38,6 +38,10 @@ VEHICLE_ENC_LEN = fernet_len(VEHICLE_MAX_CHARS * 4)
 SMS_TEXT_ENC_LEN = fernet_len(SMS_TEXT_MAX_CHARS * 4)
 
 CHANNELS = ("ussd", "sms")
+# A returnee registered by a border health worker with their verbal consent (issue 10, item 4).
+# Registrations and consent records take it; reports do not (a report is made by its reporter).
+WALK_IN = "walk_in"
+REGISTRATION_CHANNELS = (*CHANNELS, WALK_IN)
 
 
 def check_in(column: str, values: tuple[str, ...]) -> str:

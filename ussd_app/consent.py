@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ussd_app.columns import CHANNEL_LEN, CHANNELS, PHONE_HASH_LEN, REF_LEN, check_in
+from ussd_app.columns import CHANNEL_LEN, PHONE_HASH_LEN, REF_LEN, REGISTRATION_CHANNELS, check_in
 from ussd_app.db import Base, TZDateTime, utcnow
 
 CONSENT_SUBJECT_TYPES = ("registration", "report")
@@ -30,7 +30,7 @@ class ConsentRecord(Base):
     __table_args__ = (
         CheckConstraint(check_in("subject_type", CONSENT_SUBJECT_TYPES), name="subject_type"),
         CheckConstraint(check_in("purpose", CONSENT_PURPOSES), name="purpose"),
-        CheckConstraint(check_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(check_in("channel", REGISTRATION_CHANNELS), name="channel"),
         Index("ix_consent_records_subject", "subject_type", "subject_ref"),
     )
 

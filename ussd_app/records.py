@@ -25,10 +25,11 @@ def check_language(language: str) -> str:
     return language
 
 
-def check_channel(channel: str) -> str:
-    """Return `channel` if it is one the models accept (`ussd`, `sms`), else raise ValueError."""
-    if channel not in CHANNELS:
-        raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
+def check_channel(channel: str, allowed: tuple[str, ...] = CHANNELS) -> str:
+    """Return `channel` if it is one the models accept (`ussd`, `sms`; registrations also
+    `walk_in`: pass `allowed`), else raise ValueError."""
+    if channel not in allowed:
+        raise ValueError(f"channel must be one of {', '.join(allowed)}")
     return channel
 
 

@@ -378,6 +378,21 @@ def tell_returnee(
     return row is not None
 
 
+def agree_plan(
+    services: Services, uow: UnitOfWork, registration: Registration, actor: Actor
+) -> Result:
+    """Record that the registration's reintegration plan was agreed with the person (today).
+
+    Holder only, through the state machine (the `plan_agreed` action sets `plan_agreed_on` and
+    records the event); once agreed, a second attempt changes nothing (NOT_NOW).
+    """
+    if registration.plan_agreed_on is not None:
+        result = Result(machine.Outcome.NOT_NOW)
+    else:
+        result = machine.apply(services, uow, registration, CaseAction.PLAN_AGREED, actor)
+    return _done(services, uow, registration, actor, result, "plan_agreed")
+
+
 def on_registration(
     services: Services,
     registration_id: int,

@@ -45,6 +45,7 @@ EVENT_WORDS = {
     "assigned": "Assigned",
     "transferred": "Transferred",
     "referred": "Referred",
+    "plan_agreed": "Reintegration plan agreed",
     "noted": "Note",
     "closed": "Closed",
     "reopened": "Reopened",

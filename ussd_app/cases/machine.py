@@ -30,6 +30,7 @@ class CaseAction(enum.StrEnum):
     ASSIGNED = "assigned"  # the holder gives it to a colleague (desk)
     TRANSFERRED = "transferred"  # the holder refers it to another partner, who is alerted
     REFERRED = "referred"  # a registration's need referred to a service
+    PLAN_AGREED = "plan_agreed"  # a registration's reintegration plan was agreed with the person
     NOTED = "noted"  # a note (encrypted)
     CLOSED = "closed"  # with an outcome
     REOPENED = "reopened"
@@ -89,6 +90,7 @@ REGISTRATION_RULES: dict[CaseAction, Rule] = {
     CaseAction.ACKNOWLEDGED: Rule(frozenset({_N}), _T, Who.ALERTED),
     CaseAction.ASSIGNED: Rule(frozenset({_T, _F}), None, Who.HOLDER),
     CaseAction.REFERRED: Rule(frozenset({_T, _F}), _F, Who.HOLDER),
+    CaseAction.PLAN_AGREED: Rule(frozenset({_T, _F}), None, Who.HOLDER),
     CaseAction.NOTED: Rule(frozenset({_N, _T, _F, _X}), None, Who.ALERTED),
     CaseAction.CLOSED: Rule(frozenset({_N, _T, _F}), _X, Who.HOLDER),
     CaseAction.REOPENED: Rule(frozenset({_X}), _T, Who.HOLDER),
@@ -205,6 +207,8 @@ def _effects(
         if isinstance(case, TraffickingReport):
             case.closed_at = now
             case.acknowledged_at = case.acknowledged_at or now
+    elif action is CaseAction.PLAN_AGREED and not isinstance(case, TraffickingReport):
+        case.plan_agreed_on = now.date()
     elif action is CaseAction.REOPENED:
         case.outcome = None
         if isinstance(case, TraffickingReport):

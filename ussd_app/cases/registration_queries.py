@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 
 from ussd_app.cases import labels
 from ussd_app.cases.authority import may_see, visible_to
@@ -27,16 +27,26 @@ from ussd_app.cases.queries import (
     _user_names,
 )
 from ussd_app.codes import BORDER_POSTS, DISTRICTS, NEEDS
+from ussd_app.columns import WALK_IN
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.db import utcnow
 from ussd_app.messaging.models import OutboundSms
 from ussd_app.references import normalise_reference
+from ussd_app.returnees import checkins
 from ussd_app.returnees.models import Registration
 from ussd_app.returnees.referrals import REFERRAL_MOVES, Referral
 
 INBOX_LIMIT = 200
 PLAN_DAYS = 30  # IOM: a reintegration plan within a month of return
+# A plan not yet agreed is a follow-up due this many days before its due date.
+PLAN_DUE_SOON_DAYS = 7
+# A referral still "referred" or "accepted" this many days after its last change is a
+# follow-up due: ask the service (or the person) how it is going and record the answer.
+REFERRAL_STALE_DAYS = 14
+# Referral statuses that wait for news from the service (the others are final, or wait for
+# the case worker to refer again).
+AWAITING_UPDATE = ("referred", "accepted")
 
 REFERRAL_WORDS = {
     "referred": "Referred",
@@ -59,6 +69,13 @@ PURPOSE_WORDS = {
 }
 
 
+CHANNEL_WORDS = {
+    "ussd": "The returnee, by USSD",
+    "sms": "The returnee, by SMS",
+    WALK_IN: "A border health worker (walk-in, consent given verbally)",
+}
+REGISTERED_BY = {False: "by the returnee", True: "at a border health desk, as a walk-in"}
+
 # Registrations made before the contact question (their screens promised a call).
 NOT_ASKED = "Not asked (registered before the question; expects a call)"
 
@@ -66,6 +83,8 @@ NOT_ASKED = "Not asked (registered before the question; expects a call)"
 class Folder(enum.StrEnum):
     NEW = "new"  # nobody has taken it yet
     MINE = "mine"  # open and assigned to me
+    DUE = "due"  # open, and something to follow up now (see `due_condition`)
+    OVERDUE = "overdue"  # open, past the plan's due date, no plan agreed
     ALL = "all"  # every open registration of my partner
     CLOSED = "closed"
 
@@ -91,6 +110,7 @@ class RegistrationRow:
     assignee: str | None
     plan_due: dt.date
     plan_overdue: bool
+    due_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -133,6 +153,8 @@ class RegistrationView:
     referrals: list[ReferralView]
     plan_due: dt.date
     plan_overdue: bool
+    plan_agreed_on: dt.date | None = None
+    walk_in: bool = False
     timeline: list[TimelineEntry] = field(default_factory=list)
 
 
@@ -140,9 +162,91 @@ def plan_due(reg: Registration) -> dt.date:
     return (reg.created_at + dt.timedelta(days=PLAN_DAYS)).date()
 
 
-def plan_overdue(reg: Registration, has_referral: bool, now: dt.datetime) -> bool:
-    """Past the 30 days, still open, and not one need referred yet (no plan in action)."""
-    return reg.status != "closed" and not has_referral and now.date() > plan_due(reg)
+def plan_overdue(reg: Registration, now: dt.datetime) -> bool:
+    """Past the 30 days, still open, and no reintegration plan agreed yet."""
+    return reg.status != "closed" and reg.plan_agreed_on is None and now.date() > plan_due(reg)
+
+
+# -- the folders as conditions on `registrations` (the SQL twin of `plan_overdue` and the
+# reasons in `due_reasons`; tests/desk/test_registration_folders.py holds them together) ------
+
+
+def _open() -> ColumnElement[bool]:
+    return Registration.status != "closed"
+
+
+def _overdue_condition(now: dt.datetime) -> ColumnElement[bool]:
+    """No plan and the due date (registration day + 30) is before today."""
+    return and_(
+        _open(),
+        Registration.plan_agreed_on.is_(None),
+        Registration.created_at < _day_start(now.date()) - dt.timedelta(days=PLAN_DAYS),
+    )
+
+
+def _plan_due_soon_condition(now: dt.datetime) -> ColumnElement[bool]:
+    """No plan, not overdue yet, due within PLAN_DUE_SOON_DAYS."""
+    today = _day_start(now.date())
+    return and_(
+        Registration.plan_agreed_on.is_(None),
+        Registration.created_at >= today - dt.timedelta(days=PLAN_DAYS),
+        Registration.created_at < today + dt.timedelta(days=PLAN_DUE_SOON_DAYS + 1 - PLAN_DAYS),
+    )
+
+
+def _stale_referral_condition(now: dt.datetime) -> ColumnElement[bool]:
+    """A referral of this registration waits for news and has not changed for N days."""
+    last_change = func.coalesce(Referral.accepted_at, Referral.referred_at)
+    return exists().where(
+        Referral.registration_id == Registration.id,
+        Referral.status.in_(AWAITING_UPDATE),
+        last_change < now - dt.timedelta(days=REFERRAL_STALE_DAYS),
+    )
+
+
+def check_in_due_condition(now: dt.datetime) -> ColumnElement[bool]:
+    """The 90-day check-in (issue 10, item 6) is due on the desk: the person chose a call (or
+    was never asked), registered 90 days ago or more, and has not been checked in with
+    (`returnees.checkins.desk_due`; SMS choosers are asked by SMS)."""
+    return checkins.desk_due(now)
+
+
+def due_condition(now: dt.datetime) -> ColumnElement[bool]:
+    """Open, and a follow-up is due: the plan is due soon, a referral has gone quiet, or the
+    check-in is due (`check_in_due_condition`)."""
+    return and_(
+        _open(),
+        or_(
+            _plan_due_soon_condition(now),
+            _stale_referral_condition(now),
+            check_in_due_condition(now),
+        ),
+    )
+
+
+def due_reasons(
+    reg: Registration, referrals: list[Referral], now: dt.datetime, check_in_due: bool = False
+) -> list[str]:
+    """Why a registration is in "due follow-ups", in words (the Python twin of `due_condition`;
+    `check_in_due` is `check_in_due_condition` for this row, found by the caller's query)."""
+    if reg.status == "closed":
+        return []
+    reasons = ["90-day check-in due: call and record it"] if check_in_due else []
+    due = plan_due(reg)
+    today = now.date()
+    if reg.plan_agreed_on is None and today <= due <= today + dt.timedelta(days=PLAN_DUE_SOON_DAYS):
+        reasons.append(f"Plan due {due.isoformat()}")
+    stale_before = now - dt.timedelta(days=REFERRAL_STALE_DAYS)
+    for r in referrals:
+        last = r.accepted_at or r.referred_at
+        if r.status in AWAITING_UPDATE and _aware(last) < stale_before:
+            words = labels.NEED_WORDS.get(r.need, r.need)
+            reasons.append(f"{words}: no news for {(now - _aware(last)).days} days")
+    return reasons
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
 def _visible(partner_code: str) -> Select[Any]:
@@ -164,6 +268,10 @@ def inbox(
         stmt = stmt.where(closed)
     elif filters.folder is Folder.NEW:
         stmt = stmt.where(Registration.status == "new")
+    elif filters.folder is Folder.DUE:
+        stmt = stmt.where(due_condition(now))
+    elif filters.folder is Folder.OVERDUE:
+        stmt = stmt.where(_overdue_condition(now))
     else:
         stmt = stmt.where(~closed)
     if filters.folder is Folder.MINE:
@@ -186,10 +294,15 @@ def inbox(
             for r in uow.session.scalars(stmt)
             if filters.need not in NEEDS or filters.need in (r.needs or [])
         ][:INBOX_LIMIT]
-        referred = set(
+        referrals: dict[int, list[Referral]] = {}
+        for row in uow.session.scalars(
+            select(Referral).where(Referral.registration_id.in_([r.id for r in regs]))
+        ):
+            referrals.setdefault(row.registration_id, []).append(row)
+        check_ins_due = set(
             uow.session.scalars(
-                select(Referral.registration_id).where(
-                    Referral.registration_id.in_([r.id for r in regs])
+                select(Registration.id).where(
+                    Registration.id.in_([r.id for r in regs]), check_in_due_condition(now)
                 )
             )
         )
@@ -205,7 +318,8 @@ def inbox(
                 holder=names.get(r.holder_partner_code or ""),
                 assignee=users.get(r.assignee_user_id or 0),
                 plan_due=plan_due(r),
-                plan_overdue=plan_overdue(r, r.id in referred, now),
+                plan_overdue=plan_overdue(r, now),
+                due_reasons=due_reasons(r, referrals.get(r.id, []), now, r.id in check_ins_due),
             )
             for r in regs
         ]
@@ -260,7 +374,7 @@ def registration_view(
             ("Sex", labels.word(labels.SEX_WORDS, r.sex)),
             ("Age", labels.word(labels.AGE_WORDS, r.age_band)),
             ("How to contact", labels.word(labels.CONTACT_WORDS, r.contact_by, NOT_ASKED)),
-            ("Registered by", "USSD" if r.channel == "ussd" else r.channel.upper()),
+            ("Registered by", CHANNEL_WORDS.get(r.channel, r.channel)),
         ]
         holds = bool(partner_code) and partner_code == r.holder_partner_code
         name = services.cipher.decrypt(r.name_enc) if holds and r.name_enc else None
@@ -314,7 +428,9 @@ def registration_view(
             )
             for e in events
         ]
-        timeline.insert(0, TimelineEntry(r.created_at, "Registered", "by the returnee"))
+        timeline.insert(
+            0, TimelineEntry(r.created_at, "Registered", REGISTERED_BY[r.channel == WALK_IN])
+        )
         timeline.sort(key=lambda entry: entry.at)
         return RegistrationView(
             id=r.id,
@@ -332,7 +448,9 @@ def registration_view(
             share_partners=r.share_partners,
             referrals=referral_views,
             plan_due=plan_due(r),
-            plan_overdue=plan_overdue(r, bool(existing), now),
+            plan_overdue=plan_overdue(r, now),
+            plan_agreed_on=r.plan_agreed_on,
+            walk_in=r.channel == WALK_IN,
             timeline=timeline,
         )
 

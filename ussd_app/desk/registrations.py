@@ -2,10 +2,10 @@
 
 Like the cases pages (`ussd_app.desk.cases`): reads go through
 `ussd_app.cases.registration_queries`, scoped on the server to the signed-in user's partner;
-actions go through `ussd_app.cases.actions` (take, note, refer, close, reopen: the same calls as
-the SMS commands, which check authority and write the case event and audit row); every list and
-view is audited. A registration another partner holds, or that this partner was never told of,
-answers 404 and is audited as a refused access.
+actions go through `ussd_app.cases.actions` (take, note, refer, plan agreed, close, reopen:
+the same calls as the SMS commands, which check authority and write the case event and audit
+row); every list and view is audited. A registration another partner holds, or that this
+partner was never told of, answers 404 and is audited as a refused access.
 """
 
 from __future__ import annotations
@@ -163,6 +163,13 @@ def registration_refer(reference: str) -> Page:
         return redirect(url_for("desk.registration_detail", reference=reference))
     service = (request.form.get("service") or "").strip()[:120] or None
     return _act(reference, actions.refer, "reg.referred", need=need, status=status, service=service)
+
+
+@bp.post("/returnees/<reference>/plan")
+@case_permission(Permission.CASES_ACT, record_type=RECORD)
+def registration_plan(reference: str) -> Page:
+    """Record that the reintegration plan was agreed with the person today (holder only)."""
+    return _act(reference, actions.agree_plan, "reg.plan_recorded")
 
 
 @bp.post("/returnees/<reference>/close")

@@ -8,6 +8,8 @@ RETURNEE_EN: dict[str, str] = {
     "reg.folders": "Folders",
     "reg.folder.new": "New",
     "reg.folder.mine": "Mine",
+    "reg.folder.due": "Due follow-ups",
+    "reg.folder.overdue": "Overdue plans",
     "reg.folder.all": "All open",
     "reg.folder.closed": "Closed",
     "reg.search": "Search",
@@ -26,7 +28,7 @@ RETURNEE_EN: dict[str, str] = {
     "reg.col.registered": "Registered",
     "reg.col.plan": "Plan due",
     "reg.overdue": "PLAN OVERDUE",
-    "reg.overdue_hint": "30 days since registration and no need referred yet",
+    "reg.overdue_hint": "More than 30 days since registration and no reintegration plan agreed",
     "reg.empty": "No registrations here.",
     "reg.back": "All returnees",
     "reg.status": "Status",
@@ -34,6 +36,17 @@ RETURNEE_EN: dict[str, str] = {
     "reg.assigned_to": "assigned to {name}",
     "reg.outcome": "outcome: {outcome}",
     "reg.plan_due": "Reintegration plan due {date}",
+    "reg.plan_agreed_on": "Reintegration plan agreed on {date}",
+    "reg.plan_agree": "Plan agreed with the person today",
+    "reg.plan_hint": (
+        "Press this once you and the person have agreed their reintegration plan"
+        " (which needs to be referred, to whom, next steps). Write the plan itself in a note."
+    ),
+    "reg.plan_recorded": "Reintegration plan recorded as agreed today.",
+    "reg.due_hint": (
+        "Due follow-ups: a plan due within 7 days, or a referral with no news for 14 days."
+    ),
+    "reg.overdue_folder_hint": "Overdue plans: past 30 days since registration, no plan agreed.",
     "reg.name": "First name",
     "reg.name_hidden": "Shown only to the partner that has taken this registration.",
     "reg.no_name": "Not given",
@@ -112,6 +125,36 @@ RETURNEE_EN: dict[str, str] = {
     "health.recorded": "{n} service(s) recorded.",
     "health.choose_post": "Choose the border post.",
     "health.choose_service": "Tick at least one service given.",
+    "health.by_number": "No reference? Find them by phone number",
+    "health.number": "The returnee's phone number",
+    "health.number_reason": "Why are you looking them up by number?",
+    "health.number_hint": "Your name and reason are recorded. The number itself is not kept.",
+    "health.find_number": "Find by number",
+    "health.reason_needed": "Choose why you are looking them up by number.",
+    "health.bad_number": "That is not a phone number. Check it with the returnee.",
+    "health.number_not_found": (
+        "No registration for that number. If the returnee wants to register, do it below."
+    ),
+    "health.walk_in": "Register a walk-in returnee",
+    "health.walk_in_intro": (
+        'For a returnee who has not registered. Read this to them first: "We will keep your'
+        " number, home district and what you need help with, so that a case worker can help"
+        ' you. Your number is kept secret. You can ask us to delete it at any time."'
+    ),
+    "health.walk_in_district": "Home district",
+    "health.walk_in_needs": "Needs help with",
+    "health.walk_in_contact": "Choose how the returnee may be contacted.",
+    "health.walk_in_contact_by": "How may a case worker contact them?",
+    "health.walk_in_language": "Language for SMS",
+    "health.walk_in_share": "They agree that partner organisations (not only IOM) may see this",
+    "health.walk_in_verbal": "The returnee agreed aloud to be registered",
+    "health.walk_in_save": "Register",
+    "health.walk_in_consent": "Nothing was stored: tick that the returnee agreed aloud.",
+    "health.walk_in_exists": (
+        "This number is already registered; nothing was changed. Find it by number above."
+    ),
+    "health.walk_in_invalid": "Nothing was stored: an answer was not one of the choices.",
+    "health.walk_in_done": "Registered. Give the returnee their reference: {ref}",
 }
 
 # The 90-day follow-up check-in on the registration page (issue 10, item 6).

@@ -10,13 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ussd_app.columns import (
     CHANNEL_LEN,
-    CHANNELS,
     CODE_LEN,
     LANGUAGE_LEN,
     NAME_ENC_LEN,
     PHONE_ENC_LEN,
     PHONE_HASH_LEN,
     REF_LEN,
+    REGISTRATION_CHANNELS,
     check_in,
 )
 from ussd_app.consent import CONSENT_VERSION_LEN
@@ -46,7 +46,7 @@ class Registration(Base):
     __tablename__ = "registrations"
     __table_args__ = (
         CheckConstraint(check_in("status", REGISTRATION_STATUSES), name="status"),
-        CheckConstraint(check_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(check_in("channel", REGISTRATION_CHANNELS), name="channel"),
         Index("ix_registrations_home_district_created_at", "home_district", "created_at"),
     )
 
@@ -76,6 +76,9 @@ class Registration(Base):
     holder_partner_code: Mapped[str | None] = mapped_column(String(64), index=True)
     assignee_user_id: Mapped[int | None] = mapped_column()
     outcome: Mapped[str | None] = mapped_column(String(24))
+    # The day the reintegration plan was agreed (IOM asks for one within a month of return);
+    # written only by `ussd_app.cases.machine` (the `plan_agreed` action), NULL until then.
+    plan_agreed_on: Mapped[dt.date | None] = mapped_column()
     channel: Mapped[str] = mapped_column(String(CHANNEL_LEN), default="ussd")
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 
 from ussd_app import codes as reference
 from ussd_app import references
-from ussd_app.columns import NAME_MAX_CHARS
+from ussd_app.columns import NAME_MAX_CHARS, REGISTRATION_CHANNELS
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork, utcnow
@@ -104,7 +104,7 @@ def register_returnee(
     if answers.get("consent") != "yes":
         raise ConsentRequired("registration needs the caller's consent")
     check_language(language)
-    check_channel(channel)
+    check_channel(channel, REGISTRATION_CHANNELS)
     fields: dict[str, Any] = {
         "share_partners": _yes(answers, "share_partners"),
         "contact_by": (contact_by := _contact_by(answers)),
