@@ -20,6 +20,7 @@ from tests.desk.test_cases_web import (  # noqa: F401  (fixtures)
     svc,
 )
 from tests.desk.test_registrations_web import NAME, RETURNEE, register
+from ussd_app.cases.staging import sweep_unrouted
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
 from ussd_app.messaging.models import OutboundSms
@@ -190,7 +191,10 @@ def test_a_walk_in_is_registered_with_verbal_consent_and_routed_like_any_registr
             "share_partners",
             "sms",
         }
+    sweep_unrouted(svc, older_than_s=0)  # its routing job, run now (the worker's first thing)
+    with svc.uow() as uow:
         # Routed like any registration: the partners the directory names, once each, codes only.
+        reg = uow.session.scalars(select(Registration)).one()
         notices = uow.session.scalars(
             select(OutboundSms).where(
                 OutboundSms.registration_id == reg.id, OutboundSms.purpose == "alert"
