@@ -35,10 +35,10 @@ REPORTER = "+26658400001"
 RETURNEE = "+26658400002"
 ABANDONED = 6  # sessions that end on reg_consent: more than the map's k = 5, so shown
 
-# The answers after the first screen, as in register_with_name_en.yaml: English, register,
-# consent (shared), Maseru, Gauteng, staying, Maseru Bridge, valid passport, needs 1 and 3,
-# woman 18-35, a first name, SMS yes.
-REGISTRATION = ("2", "1", "1", "5", "1", "1", "1", "1", "13", "1", "Palesa", "1")
+# The answers after the first screen, as in register_shortest_en.yaml: English, register,
+# consent (shared), Maseru, Gauteng, Maseru Bridge, valid passport, needs 1 and 3, woman 18-35,
+# contact by SMS only.
+REGISTRATION = ("2", "1", "1", "5", "1", "1", "1", "13", "1", "2")
 
 # The image has loaded and decoded to a picture (a broken image is complete with width 0).
 IMAGE_LOADED = "sel => { const i = document.querySelector(sel); return !!i && i.complete; }"

@@ -136,7 +136,7 @@ def test_the_page_says_everything_in_words_and_the_name_only_to_the_holder(
         "Female",
         "18 to 35",
         "Sharing with partner organisations",
-        "reg-2026-11",
+        "reg-2026-12",
         "Not referred yet",
         "Alert queued",
     ):

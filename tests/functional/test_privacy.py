@@ -39,7 +39,8 @@ REPORTER = "+26658123456"
 PLATE = "QX 417 ZT"  # the vehicle answer: must never be readable in Redis
 # A report with danger now (so the urgent marker is written too), a plate, call-back: no.
 REPORT_KEYS = ["2", "2", "1", "3", "28", "1", "1", "3", PLATE, "1"]
-REGISTER_KEYS = ["2", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "Palesa", "1"]
+# English, register, consent, Berea, Gauteng, Maseru Bridge, passport, clinic, woman 18-35, SMS only
+REGISTER_KEYS = ["2", "1", "1", "1", "1", "1", "1", "1", "1", "2"]
 DELETE_KEYS = ["5", "1", "1"]
 
 
@@ -281,7 +282,7 @@ def test_delete_my_data_leaves_no_trace_of_the_number(
 ) -> None:
     phone = Phone(client, number="+26658765432")
     assert run(phone, REGISTER_KEYS).startswith("END You are registered.")
-    end_session(client, phone, "Success", "language|main|reg_consent|reg_sms")
+    end_session(client, phone, "Success", "language|main|reg_consent|reg_contact")
     # An SMS command from the same phone, and the confirmation SMS, leave their own copies.
     client.post(
         "/sms/inbound", data={"id": "ATXid_privacy_2", "from": phone.number, "text": "HELP"}

@@ -191,7 +191,7 @@ def test_examples_read_as_documented() -> None:
         == "Thank you. Your reference is T-5307. Keep it safe."
     )
     assert returnee_confirmation_text("R-482913", "en", ["skills", "documents"], "*123#") == (
-        "Welcome home. Your reference is R-482913. A partner may call you about: training, "
+        "Welcome home. Your reference is R-482913. A case worker may contact you about: training, "
         "documents. To check or delete your details, dial *123#."
     )
 

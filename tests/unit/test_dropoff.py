@@ -82,7 +82,7 @@ def test_flows_are_the_main_menu_options_in_order_and_layers_are_breadth_first(
 
 
 def test_titles_are_the_first_english_words(graph) -> None:
-    assert graph.boxes["reg_district"].title == "Your home district?"
+    assert graph.boxes["reg_district"].title == "Home district?"
     assert graph.boxes["check_result"].title == "Thank you."  # placeholders dropped
     assert graph.boxes["reg_consent"].title.endswith("…")
     assert all(len(b.title) <= 26 for b in graph.boxes.values())

@@ -26,6 +26,7 @@ def check_journey(menu: Menu, problems: Problems) -> None:
     entries = {
         "settings.start": (menu.start, ("settings", "start")),
         "settings.language_screen": (menu.language_screen, ("settings", "language_screen")),
+        "settings.first_screen": (menu.first_screen, ("settings", "first_screen")),
     }
     for key, target in menu.shortcuts.items():
         entries[f"shortcut '{key}'"] = (target, ("shortcuts", key))
@@ -50,7 +51,8 @@ def check_journey(menu: Menu, problems: Problems) -> None:
             dead = _dead_end(screen)
             if dead:
                 problems.report(screen.id, f"dead end: {dead}", path)
-    reachable = _reach([menu.start, menu.language_screen, *menu.shortcuts.values()], screens)
+    roots = [menu.start, menu.language_screen, menu.new_phone_screen, *menu.shortcuts.values()]
+    reachable = _reach(roots, screens)
     for sid in screens:
         if sid not in reachable:
             problem = "unreachable: no path from start, language screen or a shortcut"

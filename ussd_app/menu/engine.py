@@ -11,7 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from ussd_app.menu import render
-from ussd_app.menu.model import BACK, HOME, MORE, PENDING_NEXT, RESUME_SCREEN, Menu, Screen
+from ussd_app.menu.model import (
+    BACK,
+    HOME,
+    MORE,
+    NEW_PHONE,
+    PENDING_NEXT,
+    RESUME_SCREEN,
+    Menu,
+    Screen,
+)
 from ussd_app.menu.types import (
     Effect,
     FlowEnded,
@@ -44,13 +53,20 @@ class _Answer:
 def start(
     menu: Menu, lang: str | None, params: Params, resumable: SessionState | None = None
 ) -> Step:
-    """First hop of a session: resume offer, language choice, or the main menu."""
+    """First hop of a session: resume offer, the new phone's first screen, or the main menu.
+
+    A phone with no remembered language starts on `settings.first_screen` (the language screen
+    unless set), in the first language; when that is not the language screen, the first answer
+    given there remembers the language shown (NEW_PHONE), so a caller who simply goes on in
+    Sesotho, or switches with one key, is greeted in that language next time."""
     known = lang if lang in menu.languages else None
     if resumable is not None and resumable.screen in menu.screens:
         state = SessionState(RESUME_SCREEN, known or menu.lang(resumable.lang), suspended=resumable)
         return Step(state, Reply(render.message(menu, "resume", state.lang)))
     if known is None:
-        return _enter(menu, SessionState(menu.language_screen, menu.languages[0]), params)
+        first = menu.new_phone_screen
+        marker: dict[str, JSONValue] = {NEW_PHONE: True} if first != menu.language_screen else {}
+        return _enter(menu, SessionState(first, menu.languages[0], answers=marker), params)
     return _enter(menu, SessionState(menu.start, known), params)
 
 
@@ -85,15 +101,17 @@ def advance(menu: Menu, state: SessionState, user_input: str, params: Params) ->
         # `98` past the last page: say so above page 1 (not counted as a wrong answer).
         no_more = menu.messages["no_more"][state.lang]
         return _show(menu, replace(state, page=0), params, error=no_more)
-    answer = _interpret(menu, screen, text)
+    answer = _interpret(menu, screen, text, state.lang)
     if answer is None:
         return _invalid(menu, state, screen, params)
-    answers = {k: v for k, v in state.answers.items() if k != PENDING_NEXT}
+    answers = {k: v for k, v in state.answers.items() if k not in (PENDING_NEXT, NEW_PHONE)}
     answers.update(answer.updates)
     effects: tuple[Effect, ...] = ()
     if answer.lang is not None:
         state = replace(state, lang=answer.lang)
         effects = (SetLanguage(answer.lang),)
+    elif NEW_PHONE in state.answers:
+        effects = (SetLanguage(state.lang),)  # went on in the language shown: remember it
     if screen.handler is not None:
         answers[PENDING_NEXT] = answer.next
         waiting = replace(state, answers=answers, page=0, tries=0)
@@ -122,8 +140,9 @@ def complete(menu: Menu, state: SessionState, result: HandlerResult, params: Par
     return _enter(menu, moved, params)
 
 
-def _interpret(menu: Menu, screen: Screen, text: str) -> _Answer | None:
-    """The meaning of a (non-navigation) input on `screen`, or None when it is invalid."""
+def _interpret(menu: Menu, screen: Screen, text: str, lang: str) -> _Answer | None:
+    """The meaning of a (non-navigation) input on `screen` shown in `lang`, or None when it is
+    invalid; a language option, or an option switching from `lang`, says the new language."""
     updates: dict[str, JSONValue] = {}
     if screen.type in ("menu", "language"):
         option = screen.option(text)
@@ -132,8 +151,8 @@ def _interpret(menu: Menu, screen: Screen, text: str) -> _Answer | None:
         if screen.store:
             updates[screen.store] = option.value
         updates.update(option.sets)
-        lang = option.value if screen.type == "language" else None
-        return _Answer(option.next, updates, lang)
+        new_lang = option.value if screen.type == "language" else option.language.get(lang)
+        return _Answer(option.next, updates, new_lang)
     if screen.type == "multiselect":
         chosen = _multiselect(screen, text)
         if chosen is None:

@@ -13,6 +13,8 @@ SCREEN_TYPES = ("menu", "multiselect", "input", "info", "end", "route", "languag
 RESERVED_KEYS = frozenset({"0", "00", "98"})
 BACK, HOME, MORE = "0", "00", "98"
 RESUME_SCREEN = "_resume"  # reserved id of the "Welcome back" screen
+# An engine answer on a new phone's first hop: its first answer remembers the language shown.
+NEW_PHONE = "_new_phone"
 PENDING_NEXT = "_next"  # reserved answer key: where to go when the running handler says "ok"
 
 
@@ -26,6 +28,8 @@ class Option:
     next: str | None = None  # None on multiselect options (the screen's `next` applies)
     sets: Mapping[str, str] = field(default_factory=dict)
     also: tuple[str, ...] = ()  # more keys meaning this option (typing 6 for "Six or more")
+    # Choosing it switches the session (and the phone's remembered) language: current -> new.
+    language: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Screen:
     type: str
     line: int | None = None
     text: Texts = field(default_factory=dict)
+    error: Texts = field(default_factory=dict)  # own wrong-answer line (else the shared one)
     next: str | None = None
     options: tuple[Option, ...] = ()
     store: str | None = None
@@ -92,7 +97,8 @@ class Journey:
 
     name: str
     to: tuple[str, ...]
-    max_answers: int
+    max_answers: int  # from a new phone's first screen
+    max_answers_known: int | None = None  # from the main menu of a phone whose language is known
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,12 @@ class Menu:
     # answer key -> stored value -> option label, so placeholders show words, not codes
     labels: Mapping[str, Mapping[str, Texts]] = field(default_factory=dict)
     journeys: tuple[Journey, ...] = ()  # answer limits per flow (ussd_app.menu.journeys)
+    first_screen: str = ""  # settings.first_screen: where a new phone starts ("": language_screen)
+
+    @property
+    def new_phone_screen(self) -> str:
+        """The first screen of a phone with no remembered language."""
+        return self.first_screen or self.language_screen or self.start
 
     @property
     def default_language(self) -> str:

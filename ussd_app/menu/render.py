@@ -50,6 +50,8 @@ def error_line(menu: Menu, screen: Screen, lang: str) -> str | None:
     """The one-line reason shown above the screen after an invalid answer (None: never)."""
     if screen.type in ("info", "end", "route"):
         return None
+    if lang in screen.error:
+        return screen.error[lang]
     messages = menu.validator_messages.get(screen.validator or "")
     if screen.type == "input" and messages is not None:
         return messages[lang]

@@ -33,7 +33,10 @@ TOP_KEYS = {
     *("version", "settings", "navigation", "messages", "validators", "shortcuts", "screens"),
     "journeys",
 }
-SETTINGS_KEYS = {"start", "language_screen", "languages", "max_tries"}
+# `first_screen`: where a phone with no remembered language starts (default: the language
+# screen, then required), e.g. the main menu in the first language with a one-key switch to the
+# other; `language_screen` is then optional.
+SETTINGS_KEYS = {"start", "language_screen", "first_screen", "languages", "max_tries"}
 NAV_KEYS = ("back", "home", "more")
 MESSAGE_KEYS = ("invalid_choice", "too_many_tries", "resume", "error")
 # Optional: the failure text for a report that said danger now (falls back to `error`); the
@@ -52,16 +55,19 @@ OPTIONAL_MESSAGE_KEYS = (
     "limit_checks",
 )
 _COMMON = {"type", "text", "store", "handler", "placeholders", "back", "outcomes"}
+# `error`: this screen's own line above it after a wrong answer, in place of
+# `messages.invalid_choice` or the validator's line (a short one lets a full list fit one page).
 SCREEN_KEYS: dict[str, set[str]] = {
-    "menu": _COMMON | {"options"},
-    "language": _COMMON | {"options"},
-    "multiselect": _COMMON | {"options", "next", "min", "none_key", "none_label"},
-    "input": _COMMON | {"validator", "next", "skip_key"},
+    "menu": _COMMON | {"options", "error"},
+    "language": _COMMON | {"options", "error"},
+    "multiselect": _COMMON | {"options", "next", "min", "none_key", "none_label", "error"},
+    "input": _COMMON | {"validator", "next", "skip_key", "error"},
     "info": _COMMON | {"next"},
     "end": {"type", "text", "placeholders"},
     "route": {"type", "routes", "default"},
 }
-OPTION_KEYS = {"label", "next", "value", "key", "set", "also"}
+# `language`: {current language: language to switch to}, e.g. "6 English" on the Sesotho menu.
+OPTION_KEYS = {"label", "next", "value", "key", "set", "also", "language"}
 MULTI_OPTION_KEYS = {"label", "value"}
 ROUTE_KEYS = {"answer", "equals", "in", "is_set", "next"}
 
@@ -197,7 +203,14 @@ class _Schema:
         self.keys(settings, SETTINGS_KEYS, None, ("settings",), "settings")
         self.languages = self.language_list(settings.get("languages"))
         start = self.required(settings, "start", None, ("settings",), "settings") or ""
-        lang_screen = self.required(settings, "language_screen", None, ("settings",), "settings")
+        first = self.string(
+            settings.get("first_screen"), None, ("settings", "first_screen"), "first_screen"
+        )
+        where: PathKey = ("settings", "language_screen")
+        if first is None:  # a new phone starts on the language screen: it must be named
+            lang_screen = self.required(settings, "language_screen", None, where[:1], "settings")
+        else:
+            lang_screen = self.string(settings.get("language_screen"), None, where, "screen id")
         max_tries = self.integer(
             settings.get("max_tries"), None, ("settings", "max_tries"), "max_tries", 3
         )
@@ -216,6 +229,7 @@ class _Schema:
         return Menu(
             start=start,
             language_screen=lang_screen or "",
+            first_screen=first or lang_screen or "",
             languages=self.languages or ("en",),
             max_tries=max_tries,
             navigation=nav,
@@ -236,7 +250,8 @@ class _Schema:
         for name, raw in self.mapping(value, None, ("journeys",), "journeys").items():
             path: PathKey = ("journeys", name)
             data = self.mapping(raw, None, path, f"journey '{name}'")
-            self.keys(data, {"to", "max_answers"}, None, path, f"journey '{name}'")
+            allowed = {"to", "max_answers", "max_answers_known"}
+            self.keys(data, allowed, None, path, f"journey '{name}'")
             to = data.get("to")
             ends = tuple(to) if isinstance(to, list) else (to,)
             if not ends or not all(isinstance(e, str) for e in ends):
@@ -249,7 +264,14 @@ class _Schema:
             if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
                 self.report(None, f"journey '{name}': 'max_answers' must be a whole number", path)
                 continue
-            out.append(Journey(str(name), tuple(str(e) for e in ends), limit))
+            known = data.get("max_answers_known")
+            if known is not None and (
+                not isinstance(known, int) or isinstance(known, bool) or known < 1
+            ):
+                problem = f"journey '{name}': 'max_answers_known' must be a whole number"
+                self.report(None, problem, path)
+                known = None
+            out.append(Journey(str(name), tuple(str(e) for e in ends), limit, known))
         return tuple(out)
 
     def language_list(self, value: object) -> tuple[str, ...]:
@@ -320,6 +342,7 @@ class _Schema:
             type=kind,
             line=self.problems.lines.get(path),
             text=text_of("text", "text"),
+            error=text_of("error", "error"),
             next=str_of("next"),
             options=self.options(sid, kind, data.get("options")),
             store=str_of("store"),
@@ -390,9 +413,22 @@ class _Schema:
             nxt = self.string(data.get("next"), sid, (*where, "next"), "'next'")
             sets = self.str_map(sid, data, "set") if "set" in data else {}
             also = self.also_keys(sid, data.get("also"), (*where, "also")) if not multi else ()
-            out.append(Option(key or str(i), label, value_ or str(i), nxt, sets, also))
+            switch = self.switch(sid, data.get("language"), (*where, "language"))
+            out.append(Option(key or str(i), label, value_ or str(i), nxt, sets, also, switch))
         self.unambiguous(sid, out, path)
         return tuple(out)
+
+    def switch(self, sid: str, value: object, path: PathKey) -> dict[str, str]:
+        """An option's `language`: {current language: new language}, both in settings.languages."""
+        out: dict[str, str] = {}
+        for current, new in self.mapping(value, sid, path, "'language'").items():
+            target = self.string(new, sid, (*path, current), f"'language.{current}'")
+            if current not in self.languages or target not in self.languages:
+                problem = f"option 'language' {current} -> {target}: not in settings.languages"
+                self.report(sid, problem, (*path, current))
+            elif target is not None:
+                out[current] = target
+        return out
 
     def also_keys(self, sid: str, value: object, path: PathKey) -> tuple[str, ...]:
         """An option's `also`: more keys that choose it (e.g. "6" for "Six or more")."""

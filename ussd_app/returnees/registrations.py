@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 # The consent text version shown on the registration screens; bump it whenever menus.yaml
 # changes what the caller is told (purpose, recipients), so each record names what was agreed.
-REGISTRATION_CONSENT_VERSION = "reg-2026-11"
+# reg-2026-12: the contact question (call, SMS, no contact) replaced the SMS question (issue 10).
+REGISTRATION_CONSENT_VERSION = "reg-2026-12"
 MAX_ATTEMPTS = 2  # a second try finds the registration a concurrent request made
 
 
