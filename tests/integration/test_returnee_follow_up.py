@@ -110,7 +110,7 @@ def test_a_referral_arranged_sends_one_sms_in_the_persons_language(
     ref = register(alert_container, lang="st", contact_by="sms")
     Inbox(alert_container).send(SKILLSHARE, f"ACK {ref}")
     drain(alert_container)
-    assert to(standin, RETURNEE)[-1] == f"Nomoro ea hao {ref}: mothusi o tla ikopanya le uena."
+    assert to(standin, RETURNEE)[-1] == f"Khoutu ea hao {ref}: mosebeletsi o tla ikopanya le uena."
     count = len(to(standin, RETURNEE))
     refer(alert_container, ref, "livelihood", "referred")  # passed on: not yet arranged
     drain(alert_container)
@@ -121,7 +121,7 @@ def test_a_referral_arranged_sends_one_sms_in_the_persons_language(
     drain(alert_container)
     arranged = to(standin, RETURNEE)[count:]
     assert len(arranged) == 1
-    assert arranged[0].startswith(f"Nomoro ea hao {ref}: thuso e lokisitsoe.")
+    assert arranged[0].startswith(f"Khoutu ea hao {ref}: thuso e lokisitsoe.")
     _neutral(arranged)
 
 
@@ -173,7 +173,7 @@ def test_stop_after_an_update_was_staged_cancels_it(
     inbox.send(SKILLSHARE, f"ACK {ref}")  # the update is staged with the take...
     inbox.send(RETURNEE, "STOP")  # ...and STOP arrives before a worker sends it
     drain(alert_container)
-    assert not [t for t in to(standin, RETURNEE) if "case worker" in t]
+    assert not [t for t in to(standin, RETURNEE) if "a case worker will contact you" in t]
     reg_id = registration(alert_container, ref).id
     (row,) = outbox_rows(alert_container, idempotency_key=f"returnee:{reg_id}:taken")
     assert row.status == "cancelled"
