@@ -16,7 +16,7 @@ For each user count (`--users 16,64`) and round (`--rounds`), baseline and servi
 back, so each ratio compares two windows a few seconds apart on the same machine.
 
 N closed-loop users (threads, one `requests.Session` each, zero think time) run complete
-sessions back to back, alternating a returnee registration (13 hops: dial, language, 11 answers,
+sessions back to back, alternating a returnee registration (11 hops: dial, language, 9 answers,
 ending `END ... R-nnnnnn`) and a trafficking report (11 hops, ending `END ... T-nnnn`). Each
 session has a unique `sessionId` and a fresh phone number; `text` accumulates with `*` as the
 gateway sends it. Every reply must be HTTP 200 and start with `CON ` (`END ` on the last hop,
@@ -113,11 +113,11 @@ class Flow:
 
 
 FLOWS: tuple[Flow, ...] = (
-    # English, 1 Register, consent yes+partners, Maseru, Gauteng, staying, Maseru Bridge,
-    # valid passport, needs clinic+skills, woman 18-35, name skipped, SMS yes.
+    # English, 1 Register, consent yes+partners, Maseru, Gauteng, Maseru Bridge, valid
+    # passport, needs clinic+work, woman 18-35, a case worker may call (register_shortest_en).
     Flow(
         "registration",
-        ("2", "1", "1", "5", "1", "1", "1", "1", "13", "1", "1", "1"),
+        ("2", "1", "1", "5", "1", "1", "1", "13", "1", "1"),
         re.compile(r"\bR-\d{4,}"),
     ),
     # English, 2 Report, not in danger now, no child, flags 1+3, Maseru Bridge, today,

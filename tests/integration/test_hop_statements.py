@@ -25,8 +25,7 @@ from ussd_app.ussd.preferences import preference_key
 
 LAST_HOP_MAX_STATEMENTS = 5
 # The answers scripts/bench_ussd.py types (English first; see its FLOWS).
-# The shortest registration on a new phone (10 answers, as tests/functional/test_privacy.py).
-REGISTRATION = ("2", "1", "1", "1", "1", "1", "1", "1", "1", "2")
+REGISTRATION = ("2", "1", "1", "5", "1", "1", "1", "13", "1", "1")
 REPORT = ("2", "2", "2", "2", "13", "1", "2", "2", "1", "1")
 
 
