@@ -319,7 +319,7 @@ def masked(server: LiveServer, phone: str) -> str:
     return done.stdout.strip()
 
 
-def sms_sent_to(server: LiveServer, phone: str, contains: str, timeout: float = 10) -> str:
+def sms_sent_to(server: LiveServer, phone: str, contains: str, timeout: float = 30) -> str:
     """The text of an SMS the live server sent to `phone` containing `contains`: a record of
     its console backend's sms.log (the number in full or masked) and the `[SMS to ...]` line
     it printed."""
