@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ussd_app.container import Services
-from ussd_app.db import utcnow
+from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.reports.models import TraffickingReport
 from ussd_app.returnees.models import Registration
 
@@ -34,6 +35,7 @@ SUBJECTS: tuple[Subject, ...] = ("report", "registration")
 # Rows younger than this are left to their job; the sweeper routes only what is overdue.
 SWEEP_GRACE_S = 5.0
 SWEEP_BATCH = 500
+_Routable = TypeVar("_Routable", TraffickingReport, Registration)
 
 
 def route(services: Services, subject: str, subject_id: int) -> bool:
@@ -47,57 +49,61 @@ def route(services: Services, subject: str, subject_id: int) -> bool:
 
 def route_report(services: Services, report_id: int) -> bool:
     """Stage the report's alerts and mark it routed, in one transaction; False if already done."""
-    try:
-        with services.uow() as uow:
-            report = uow.session.scalars(
-                select(TraffickingReport)
-                .where(TraffickingReport.id == report_id, TraffickingReport.routed_at.is_(None))
-                .with_for_update()
-            ).first()
-            if report is None:
-                return False
-            staged = services.alerts.stage_report_alerts(services, uow, report)
-            uow.session.execute(
-                update(TraffickingReport)
-                .where(TraffickingReport.id == report_id)
-                # Keep updated_at: routing is not a change the desk should see as one.
-                .values(routed_at=utcnow(), updated_at=TraffickingReport.updated_at)
-            )
-            ref = report.ref
-            uow.commit()
-    except IntegrityError:
-        # A concurrent run staged the same keys first (SQLite has no row lock): it won.
-        log.info("report id=%s was routed by a concurrent run", report_id)
+    staged: list[int] = []
+
+    def stage(uow: UnitOfWork, report: TraffickingReport) -> None:
+        staged.append(services.alerts.stage_report_alerts(services, uow, report))
+
+    ref = _route(services, TraffickingReport, report_id, stage)
+    if ref is None:
         return False
-    log.info("report %s routed: %s alert(s) staged", ref, staged)
+    log.info("report %s routed: %s alert(s) staged", ref, staged[0])
     return True
 
 
 def route_registration(services: Services, registration_id: int) -> bool:
     """Stage the registration's confirmation and partner notices and mark it routed."""
-    try:
-        with services.uow() as uow:
-            reg = uow.session.scalars(
-                select(Registration)
-                .where(Registration.id == registration_id, Registration.routed_at.is_(None))
-                .with_for_update()
-            ).first()
-            if reg is None:
-                return False
-            phone = services.cipher.decrypt(reg.phone_enc)
-            services.alerts.stage_registration_notices(services, uow, reg, phone)
-            uow.session.execute(
-                update(Registration)
-                .where(Registration.id == registration_id)
-                .values(routed_at=utcnow(), updated_at=Registration.updated_at)
-            )
-            ref = reg.ref
-            uow.commit()
-    except IntegrityError:
-        log.info("registration id=%s was routed by a concurrent run", registration_id)
+
+    def stage(uow: UnitOfWork, reg: Registration) -> None:
+        phone = services.cipher.decrypt(reg.phone_enc)
+        services.alerts.stage_registration_notices(services, uow, reg, phone)
+
+    ref = _route(services, Registration, registration_id, stage)
+    if ref is None:
         return False
     log.info("registration %s routed", ref)
     return True
+
+
+def _route(
+    services: Services,
+    model: type[_Routable],
+    row_id: int,
+    stage: Callable[[UnitOfWork, _Routable], None],
+) -> str | None:
+    """Lock the row while it is unrouted, `stage` what it sends and set `routed_at`, in ONE
+    transaction; its reference, or None when it was already routed (now or concurrently)."""
+    try:
+        with services.uow() as uow:
+            row = uow.session.scalars(
+                select(model).where(model.id == row_id, model.routed_at.is_(None)).with_for_update()
+            ).first()
+            if row is None:
+                return None
+            stage(uow, row)
+            uow.session.execute(
+                update(model)
+                .where(model.id == row_id)
+                # Keep updated_at: routing is not a change the desk should see as one.
+                .values(routed_at=utcnow(), updated_at=model.updated_at)
+            )
+            ref = row.ref
+            uow.commit()
+    except IntegrityError:
+        # A concurrent run staged the same keys first (SQLite has no row lock): it won.
+        log.info("%s id=%s was routed by a concurrent run", model.__tablename__, row_id)
+        return None
+    return ref
 
 
 def unrouted(
