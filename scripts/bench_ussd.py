@@ -298,6 +298,9 @@ def service_env(
             "SMS_LOG_PATH": str(instance_dir / "sms.log"),
             "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
             "PYTHONUNBUFFERED": "1",
+            # As in production: the load generator is "the gateway", on the allow-list, so its
+            # one address carries every caller and the per-address limit does not apply to it.
+            "GATEWAY_ALLOWED_IPS": "127.0.0.1/32",
         }
     )
     env.update(extra or {})

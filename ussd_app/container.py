@@ -91,6 +91,11 @@ class Limiter(Protocol):
         """The random token shared by this key's reports over the `reports` limit, this window."""
         ...
 
+    def window(self, name: str) -> tuple[int, int] | None:
+        """(amount, seconds) of limit `name`, for a counter kept elsewhere (the USSD hop counts
+        its limits inside its own Redis script); None when there are no limits."""
+        ...
+
 
 @dataclass(frozen=True)
 class Services:

@@ -91,10 +91,13 @@ def require_gateway_token(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         address = client_address(current_app.config.get("GATEWAY_TRUSTED_PROXIES", 0))
-        if not _address_within_limit(address):
-            return plain("too many requests: slow down\n", 429, headers={"Retry-After": "60"})
         networks: Sequence[Network] = current_app.config.get("GATEWAY_NETWORKS", ())
-        if networks and not address_allowed(address, networks):
+        # The gateway's own addresses (the allow-list) carry every caller's traffic: a limit
+        # per address would throttle the whole service, so only other addresses are counted.
+        gateway = bool(networks) and address_allowed(address, networks)
+        if not gateway and not _address_within_limit(address):
+            return plain("too many requests: slow down\n", 429, headers={"Retry-After": "60"})
+        if networks and not gateway:
             log.warning("gateway callback refused: address %s is not allowed", address)
             return plain("forbidden: address not allowed\n", 403)
         expected: str = current_app.config["GATEWAY_TOKEN"]
@@ -108,8 +111,8 @@ def require_gateway_token(view: F) -> F:
 
 
 def _address_within_limit(address: str | None) -> bool:
-    """Count one callback from `address` under WEBHOOK_ADDRESS_LIMIT (every callback counts,
-    a refused one too); False once it is over. No limits configured (an app without them): True.
+    """Count one callback from `address` under WEBHOOK_ADDRESS_LIMIT (every callback from
+    outside the allow-list counts, a refused one too); False once it is over. No limits configured (an app without them): True.
 
     The address is the one the allow-list checks (behind GATEWAY_TRUSTED_PROXIES, the entry the
     outermost trusted proxy wrote); one that cannot be told shares a single bucket."""

@@ -72,6 +72,11 @@ class RateLimits:
         """The limit in words, e.g. "5 per 1 hour" (for the duty desk's flood alert)."""
         return str(self._items[name])
 
+    def window(self, name: str) -> tuple[int, int] | None:
+        """(amount, seconds) of limit `name` (see `Limiter.window`)."""
+        item = self._items[name]
+        return int(item.amount), int(item.get_expiry())
+
     def flood_batch(self, key: str) -> str:
         """The token of `key`'s current flood batch: the reports one phone made over the
         `reports` limit within one window of it share it (one batch alert to the duty desk).
@@ -102,6 +107,9 @@ class OpenLimits:
 
     def describe(self, name: str) -> str:
         return "no limit"
+
+    def window(self, name: str) -> tuple[int, int] | None:
+        return None
 
     def flood_batch(self, key: str) -> str:
         return secrets.token_hex(16)

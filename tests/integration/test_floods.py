@@ -8,7 +8,9 @@ against the stand-in:
 - a new USSD session over the per-phone start limit gets a polite END in the caller's language;
   a caller in the middle of a report is never cut off, even over every limit;
 - reference checks over their limit end politely (USSD), and share the limit with SMS STATUS;
-- the per-address webhook limit answers 429;
+- the per-address webhook limit answers 429, but never to the gateway's own (allow-listed)
+  addresses, which carry every caller;
+- the USSD hop limits are counted inside the hop's own Redis commands (two per hop);
 - Redis down opens the limits: the report is stored and alerted as usual.
 """
 
@@ -273,6 +275,48 @@ def test_the_webhooks_answer_429_to_an_address_over_its_limit(make: Any) -> None
     assert res.get_data(as_text=True) == "too many requests: slow down\n"
     assert post("198.51.100.8") == 200  # another address has its own window
     assert hits("webhook_address") - before == 1
+
+
+def test_the_gateways_allow_listed_addresses_are_not_limited_by_address(make: Any) -> None:
+    container = make(webhook_address_limit="2 per minute")
+    settings = replace(container.settings, gateway_allowed_ips=("198.51.100.0/24",))
+    client = create_app(container=replace(container, settings=settings)).test_client()
+
+    def post(address: str) -> int:
+        res = client.post(
+            "/sms/delivery",
+            data={"id": "ATXid_unknown", "status": "Success"},
+            environ_base={"REMOTE_ADDR": address},
+        )
+        return res.status_code
+
+    assert [post("198.51.100.7") for _ in range(6)] == [200] * 6  # the gateway: all its callers
+    # Outside the list: refused, and counted, so a flood from there is 429 before long.
+    assert [post("203.0.113.9") for _ in range(3)] == [403, 403, 429]
+
+
+def test_the_hop_limits_cost_no_redis_command_of_their_own(make: Any) -> None:
+    container = make(ussd_session_hop_limit="3 per 10 minutes")
+    client = create_app(container=container).test_client()
+    phone = Phone(client, FLOODER)
+    phone.to_main()  # two hops, counted
+    seen: list[str] = []
+    original = container.redis.execute_command
+
+    def counting(*args: Any, **options: Any) -> Any:
+        seen.append(str(args[0]))
+        return original(*args, **options)
+
+    container.redis.execute_command = counting  # type: ignore[method-assign]
+    try:
+        assert phone.send("1").startswith("CON")  # the third hop of the session: at the limit
+        assert seen == ["EVALSHA", "EVAL"], seen  # lock + load + count; save + unlock
+        seen.clear()
+        assert phone.send("1").startswith("END Sorry, this phone has used the service")
+        assert seen == ["EVALSHA", "EVAL"], seen
+    finally:
+        del container.redis.execute_command
+    assert phone.dial().startswith("CON")  # a new session has its own window
 
 
 def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address(make: Any) -> None:

@@ -142,7 +142,8 @@ class HopService:
 
     def _hop(self, req: UssdRequest, progress: _Progress) -> HopReply:
         phone_hash = self._services.hash_phone(req.phone)
-        with self._store.hop(req.session_id, phone_hash) as hop:
+        windows = self._limits.windows(req.phone, req.session_id)
+        with self._store.hop(req.session_id, phone_hash, windows) as hop:
             record = hop.record
             if record is not None and record.last_text == req.text:
                 return HopReply(record.reply, record.state.screen, cached=True)
@@ -159,7 +160,7 @@ class HopService:
                 started_at, hops = record.started_at, record.hops + 1
                 was_urgent = abandoned.is_urgent_unfinished(record.state)
             refusal = self._limits.refusal(
-                req.phone, req.session_id, record.state if record else None, step.state
+                hop.over, record.state if record else None, step.state
             )
             if refusal is not None:  # over a USSD limit, and not in a report: nothing is saved
                 return HopReply("END " + refusal, LIMITED_SCREEN)

@@ -7,8 +7,11 @@ report): a reporter is never cut off. Reports are bounded by the menu (too many 
 the flow) and counted by REPORT_LIMIT instead, where a flood is stored and flagged, not refused.
 Every hop counts, so the hit is still recorded when a reporter is let through.
 
-Retries of the same hop (the gateway re-sending it) are answered from the cache before this
-runs, so they do not count.
+The counting is done by the session store's lock-and-load script, in the same Redis command
+that starts the hop (`SessionStore.hop(windows=...)`): the limits cost no round trip of their
+own. A gateway retry of the same hop is counted too (it is answered from the reply cache, but
+the script cannot tell it from a new hop without opening the sealed record); retries are rare
+and the limits are generous, so it does not matter. Without Redis there is no hop at all.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from collections import defaultdict
 from ussd_app.container import Services
 from ussd_app.menu.model import Menu
 from ussd_app.menu.types import SessionState
+from ussd_app import metrics
 from ussd_app.rate_limits import phone_key, session_key
+from ussd_app.ussd.session_store import HopWindow
 
 log = logging.getLogger(__name__)
 
@@ -61,29 +66,37 @@ class HopLimits:
             return True
         return self.in_report(state.suspended)
 
+    def windows(self, phone: str, session_id: str) -> tuple[HopWindow, ...]:
+        """The limits one hop is counted under (none when the service runs without limits)."""
+        secret = self._services.settings.phone_hash_key
+        limits = self._services.limits
+        phone_digest = phone_key(secret, phone)
+        wanted = (
+            ("ussd_starts", phone_digest, True),
+            ("ussd_phone_hops", phone_digest, False),
+            ("ussd_session_hops", session_key(secret, session_id), False),
+        )
+        found = []
+        for name, key, first_only in wanted:
+            window = limits.window(name)
+            if window is not None:
+                found.append(HopWindow(name, key, window[0], window[1], first_only))
+        return tuple(found)
+
     def refusal(
         self,
-        phone: str,
-        session_id: str,
+        over: tuple[str, ...],
         before: SessionState | None,
         after: SessionState,
     ) -> str | None:
-        """The END text for a hop over a limit, or None to answer it as usual.
-
-        `before` is None on a session's first hop (a session start)."""
-        secret = self._services.settings.phone_hash_key
-        limits = self._services.limits
-        phone = phone_key(secret, phone)
-        checks = [
-            ("ussd_phone_hops", phone),
-            ("ussd_session_hops", session_key(secret, session_id)),
-        ]
-        if before is None:
-            checks.insert(0, ("ussd_starts", phone))
-        # Every limit counts this hop, even when an earlier one already said no.
-        over = [name for name, key in checks if not limits.allow(name, key)]
+        """The END text for a hop over a limit (`over`: the limits it was over, as counted by
+        the hop's script), or None to answer it as usual. `before` is None on a session's
+        first hop (a session start)."""
         if not over:
             return None
+        for name in over:
+            metrics.limit_hit(name)
+            log.warning("rate limit %s reached by one sender (possible flood or guessing)", name)
         if self.in_report(before) or self.in_report(after):
             log.info("ussd hop over %s let through: the caller is in a report", ",".join(over))
             return None

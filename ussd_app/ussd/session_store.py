@@ -23,7 +23,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -64,12 +64,42 @@ return 0
 """
 
 # One command to start a hop: take the lock (SET NX PX) and, if taken, read the session record,
-# the resume snapshot and the language. KEYS: lock, session, resume, language; ARGV: token, ms.
+# the resume snapshot and the language, and count the hop under its limits (below). KEYS: lock,
+# session, resume, language, then one counter key per limit; ARGV: token, ms, then per limit
+# its amount, its window in seconds and "1" if it counts only a session's first hop.
+#
+# The limits are sliding-window counters (two fixed windows, the previous one weighted by how
+# much of it still overlaps): O(1) per limit and exact enough for a flood guard. A hop over a
+# limit is not counted in it (as `limits`' moving window does); the script answers which limits
+# said no (1-based positions). The counters' own keys (`<key>:<window number>`) are derived here
+# from the Redis clock, so they are not declared in KEYS: fine on a single Redis, not on Cluster.
 _LOCK_LOAD_LUA = """
 if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {0}
 end
-return {1, redis.call('get', KEYS[2]), redis.call('get', KEYS[3]), redis.call('get', KEYS[4])}
+local record = redis.call('get', KEYS[2])
+local over = {}
+if #KEYS > 4 then
+  local t = redis.call('time')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  for i = 5, #KEYS do
+    local a = 3 + (i - 5) * 3
+    local amount, win = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    if ARGV[a + 2] == '0' or not record then
+      local n = math.floor(now / win)
+      local ck, pk = KEYS[i] .. ':' .. n, KEYS[i] .. ':' .. (n - 1)
+      local used = tonumber(redis.call('get', ck) or '0')
+      local before = tonumber(redis.call('get', pk) or '0')
+      if before * (1 - (now - n * win) / win) + used < amount then
+        redis.call('incr', ck)
+        redis.call('expire', ck, win * 2)
+      else
+        over[#over + 1] = i - 4
+      end
+    end
+  end
+end
+return {1, record, redis.call('get', KEYS[3]), redis.call('get', KEYS[4]), over}
 """
 _LOCK_LOAD_SHA = hashlib.sha1(_LOCK_LOAD_LUA.encode(), usedforsecurity=False).hexdigest()
 
@@ -93,6 +123,20 @@ end
 if redis.call('get', KEYS[4]) == ARGV[1] then redis.call('del', KEYS[4]) end
 return 1
 """
+
+
+@dataclass(frozen=True)
+class HopWindow:
+    """A limit the hop counts inside its lock-and-load script (see `ussd_app.ussd.limits`)."""
+
+    name: str  # the limit's name, as in `limit_hits_total{limit=...}`
+    key: str  # a keyed digest, never a number or a session id
+    amount: int
+    seconds: int
+    first_hop_only: bool = False  # counts only a session's first hop (a session start)
+
+
+WINDOW_PREFIX = "ussd-limit:w:"  # + limit name + ":" + key + ":" + window number
 
 
 class SessionBusy(RuntimeError):
@@ -137,8 +181,9 @@ class Hop:
     """One hop's view of Redis: what was read when the lock was taken, and what to write back.
 
     Everything is read with ONE command (EVALSHA of a Lua script: lock + session + resume
-    snapshot + language) and written with one (EVAL: session + resume + language + unlock), so
-    a hop costs two commands and two round trips, as a hand-written GET + SET hop does.
+    snapshot + language + the hop's limit counters) and written with one (EVAL: session +
+    resume + language + unlock), so a hop costs two commands and two round trips, as a
+    hand-written GET + SET hop does.
     """
 
     def __init__(
@@ -150,6 +195,7 @@ class Hop:
         self.record = record
         self.resume_token = resume_token  # encrypted; see SessionStore.unseal_resume
         self.language = language
+        self.over: tuple[str, ...] = ()  # names of the limits this hop was over
         self.save_record: SessionRecord | None = None
         self.resume_state: SessionState | None = None
         self.clear_resume = False
@@ -181,8 +227,11 @@ class SessionStore:
         self._lock_timeout = lock_timeout_s
 
     @contextmanager
-    def hop(self, session_id: str, phone_hash: str) -> Iterator[Hop]:
-        """Lock the session and read its state; write back what the hop set, then unlock.
+    def hop(
+        self, session_id: str, phone_hash: str, windows: Sequence[HopWindow] = ()
+    ) -> Iterator[Hop]:
+        """Lock the session, read its state and count the hop under `windows`; write back what
+        the hop set, then unlock. `Hop.over` names the windows the hop was over.
 
         If the body raises, nothing is written and the lock is released.
         """
@@ -193,11 +242,15 @@ class SessionStore:
         phone_slot = self._slot(phone_hash)
         lock_ms = int(max(self._lock_timeout * 2, 10) * 1000)  # a crashed holder frees it
         deadline = time.monotonic() + self._lock_timeout
-        keys = (lock_key, session_key, RESUME_PREFIX + phone_slot, LANG_PREFIX + phone_slot)
+        keys = [lock_key, session_key, RESUME_PREFIX + phone_slot, LANG_PREFIX + phone_slot]
+        args: list[str | int] = [token, lock_ms]
+        for window in windows:
+            keys.append(f"{WINDOW_PREFIX}{window.name}:{window.key}")
+            args += [window.amount, window.seconds, "1" if window.first_hop_only else "0"]
         while True:
-            got = self._lock_and_load(keys, token, lock_ms)
+            got = self._lock_and_load(keys, args)
             if int(got[0]) == 1:
-                _got, raw_record, raw_resume, raw_lang = got
+                _got, raw_record, raw_resume, raw_lang, over = got
                 break
             if time.monotonic() >= deadline:
                 metrics.HOP_ERRORS.labels(screen="_busy").inc()
@@ -208,6 +261,7 @@ class SessionStore:
             _text(raw_resume),
             _text(raw_lang),
         )
+        hop.over = tuple(windows[int(i) - 1].name for i in over)
         try:
             yield hop
         except BaseException:
@@ -259,14 +313,15 @@ class SessionStore:
         if count > 0:
             self._redis.ltrim(LANG_PENDING, count, -1)
 
-    def _lock_and_load(self, keys: tuple[str, ...], token: str, lock_ms: int) -> list[Any]:
+    def _lock_and_load(self, keys: list[str], args: list[str | int]) -> list[Any]:
         """EVALSHA of the lock-and-load script: one command, one round trip (loaded once per
-        Redis server on NOSCRIPT). Returns [0] when the lock is held by another hop."""
+        Redis server on NOSCRIPT). Returns [0] when the lock is held by another hop (nothing
+        is counted then: the retry counts once)."""
         try:
-            got = self._redis.evalsha(_LOCK_LOAD_SHA, len(keys), *keys, token, lock_ms)
+            got = self._redis.evalsha(_LOCK_LOAD_SHA, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
             self._redis.script_load(_LOCK_LOAD_LUA)
-            got = self._redis.evalsha(_LOCK_LOAD_SHA, len(keys), *keys, token, lock_ms)
+            got = self._redis.evalsha(_LOCK_LOAD_SHA, len(keys), *keys, *args)
         return list(got)
 
     def _slot(self, identifier: str) -> str:
