@@ -112,7 +112,8 @@ def require_gateway_token(view: F) -> F:
 
 def _address_within_limit(address: str | None) -> bool:
     """Count one callback from `address` under WEBHOOK_ADDRESS_LIMIT (every callback from
-    outside the allow-list counts, a refused one too); False once it is over. No limits configured (an app without them): True.
+    outside the allow-list counts, a refused one too); False once it is over. No limits
+    configured (an app without them): True.
 
     The address is the one the allow-list checks (behind GATEWAY_TRUSTED_PROXIES, the entry the
     outermost trusted proxy wrote); one that cannot be told shares a single bucket."""

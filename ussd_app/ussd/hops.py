@@ -159,9 +159,7 @@ class HopService:
                 )
                 started_at, hops = record.started_at, record.hops + 1
                 was_urgent = abandoned.is_urgent_unfinished(record.state)
-            refusal = self._limits.refusal(
-                hop.over, record.state if record else None, step.state
-            )
+            refusal = self._limits.refusal(hop.over, record.state if record else None, step.state)
             if refusal is not None:  # over a USSD limit, and not in a report: nothing is saved
                 return HopReply("END " + refusal, LIMITED_SCREEN)
             step = replace(step, state=self._stamp_origin(step.state, req.session_id))

@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
+from ussd_app import metrics
 from ussd_app.container import Services
 from ussd_app.menu.model import Menu
 from ussd_app.menu.types import SessionState
-from ussd_app import metrics
 from ussd_app.rate_limits import phone_key, session_key
 from ussd_app.ussd.session_store import HopWindow
 
