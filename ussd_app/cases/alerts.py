@@ -100,6 +100,13 @@ def stage_report_alerts(services: Services, uow: UnitOfWork, report: Trafficking
         recipients = [r for r in recipients if r.role == "duty_desk"] or recipients[:1]
     if not recipients:
         log.critical("report %s has no recipients: the partners directory is empty", report.ref)
+    # Every key below names this report, so one query finds any staged before (a resumed
+    # report's first routing, a rerun): not a SELECT per alert.
+    staged = frozenset(
+        uow.session.scalars(
+            select(OutboundSms.idempotency_key).where(OutboundSms.report_id == report.id)
+        )
+    )
     for r in recipients:
         outbox.stage(
             uow,
@@ -114,6 +121,7 @@ def stage_report_alerts(services: Services, uow: UnitOfWork, report: Trafficking
             partner_code=r.partner_code,
             contact_id=r.contact_id,
             detail=r.detail,
+            staged_keys=staged,
         )
     return len(recipients)
 

@@ -64,11 +64,17 @@ def stage(
     contact_id: int | None = None,
     detail: str | None = None,
     registration_id: int | None = None,
+    staged_keys: frozenset[str] | None = None,
 ) -> OutboundSms | None:
-    """Add a message to the outbox in `uow`'s transaction; None if `key` was staged before."""
+    """Add a message to the outbox in `uow`'s transaction; None if `key` was staged before.
+
+    `staged_keys`: the keys already staged that could equal `key` (read by the caller in one
+    query for a whole batch, e.g. every key of one report), instead of a SELECT per message."""
     session = uow.session
-    existing = session.scalar(select(OutboundSms.id).where(OutboundSms.idempotency_key == key))
-    if existing is not None:
+    if staged_keys is not None:
+        if key in staged_keys:
+            return None
+    elif session.scalar(select(OutboundSms.id).where(OutboundSms.idempotency_key == key)):
         return None
     row = OutboundSms(
         purpose=purpose.value,
