@@ -172,6 +172,5 @@ CHECKIN_EN: dict[str, str] = {
     "checkin.skip": "Not answered",
     "checkin.save": "Save check-in",
     "reg.checked_in": "Check-in saved.",
-    "stats.checkins_title": "Follow-up check-ins (90 days after registration)",
 }
 RETURNEE_EN.update(CHECKIN_EN)

@@ -82,7 +82,7 @@ def _sections(keys: list[str]) -> list[tuple[str, list[str]]]:
 @bp.get("/stats")
 @permission_required(Permission.STATS_READ)
 def stats_index() -> str:
-    days, period = _period()
+    days, _ = _period()
     specs: dict[str, figures.Spec | figures.TimesSpec] = {**figures.SPECS, **figures.TIME_SPECS}
     audit_event("stats.list", record_type="stats", detail=f"days={days}")
     return render_template(
@@ -92,7 +92,6 @@ def stats_index() -> str:
         days=days,
         periods=PERIODS,
         period_labels=_period_labels(),
-        check_ins=figures.check_in_figures(services(), period),
     )
 
 

@@ -744,58 +744,84 @@ def format_hours(hours: float | None) -> str:
 # -- the 90-day follow-up check-in (issue 10, item 6) -------------------------------------------
 
 
-def check_in_figures(services: Services, period: Period) -> list[Figure]:
-    """Two protected tables of the check-ins made in `period` (k = 5, as for registrations):
-    how they went (by how they were asked) and, of those answered, each question's answers.
-
-    Counts only: a check-in names no one here, and a cell under k is hidden with its complements.
-    """
+def _check_in_rows(services: Services, period: Period) -> list[tuple[object, ...]]:
+    """(channel, status, one answer per question) of every check-in made in the period."""
     from ussd_app.returnees import checkins
 
     with services.uow() as uow:
-        rows_db = uow.session.execute(
-            select(
-                checkins.CheckIn.channel,
-                checkins.CheckIn.status,
-                *(getattr(checkins.CheckIn, q) for q in checkins.QUESTIONS),
-            ).where(
-                checkins.CheckIn.created_at >= period.since,
-                checkins.CheckIn.created_at < period.until,
-            )
-        ).all()
-    how = {"sms": "Asked by SMS", "desk": "Asked on a call (desk)"}
-    status_cols = ["Answered", "No reply yet", "Stopped (STOP)"]
-    status_of = dict(
-        zip(checkins.STATUSES, ["No reply yet", "Answered", "Stopped (STOP)"], strict=True)
-    )
-    status_rows = list(how.values())
-    status_pairs = [(how[r[0]], status_of[r[1]]) for r in rows_db if r[0] in how]
-    status_counts = _crosstab(status_pairs, status_rows, status_cols)
-    answer_cols = [checkins.ANSWER_WORDS[a] for a in (*checkins.ANSWERS, None)]
-    answer_rows = [checkins.QUESTION_WORDS[q] for q in checkins.QUESTIONS]
-    answer_pairs = [
-        (checkins.QUESTION_WORDS[q], checkins.ANSWER_WORDS[r[2 + i]])
-        for r in rows_db
+        return [
+            tuple(row)
+            for row in uow.session.execute(
+                select(
+                    checkins.CheckIn.channel,
+                    checkins.CheckIn.status,
+                    *(getattr(checkins.CheckIn, q) for q in checkins.QUESTIONS),
+                ).where(
+                    checkins.CheckIn.created_at >= period.since,
+                    checkins.CheckIn.created_at < period.until,
+                )
+            ).all()
+        ]
+
+
+CHECK_IN_HOW = {"sms": "Asked by SMS", "desk": "Asked on a call (desk)"}
+
+
+def registrations_check_ins(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    """The 90-day check-ins made in the period, by how they were asked and how they went."""
+    from ussd_app.returnees import checkins
+
+    cols = ["Answered", "No reply yet", "Stopped (STOP)"]
+    status_of = dict(zip(checkins.STATUSES, [cols[1], cols[0], cols[2]], strict=True))
+    rows = list(CHECK_IN_HOW.values())
+    pairs = [
+        (CHECK_IN_HOW[str(r[0])], status_of[str(r[1])])
+        for r in _check_in_rows(services, period)
+        if r[0] in CHECK_IN_HOW
+    ]
+    return rows, cols, _crosstab(pairs, rows, cols)
+
+
+def registrations_check_in_answers(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    """Of the check-ins answered, each question's answers (one row per question)."""
+    from ussd_app.returnees import checkins
+
+    cols = [checkins.ANSWER_WORDS[a] for a in (*checkins.ANSWERS, None)]
+    rows = [checkins.QUESTION_WORDS[q] for q in checkins.QUESTIONS]
+    pairs = [
+        (checkins.QUESTION_WORDS[q], checkins.ANSWER_WORDS[r[2 + i]])  # type: ignore[index]
+        for r in _check_in_rows(services, period)
         if r[1] == checkins.CheckInStatus.ANSWERED.value
         for i, q in enumerate(checkins.QUESTIONS)
     ]
-    answer_counts = _crosstab(answer_pairs, answer_rows, answer_cols)
-    about = "check-ins of registrations"
+    return rows, cols, _crosstab(pairs, rows, cols)
+
+
+SPECS["registrations-check-ins"] = Spec(
+    "90-day check-ins: how they were asked and how they went",
+    "check-ins of registrations",
+    K_REGISTRATIONS,
+    "Asked",
+    "How it went",
+    registrations_check_ins,
+)
+SPECS["registrations-check-in-answers"] = Spec(
+    "90-day check-ins answered: the answers",
+    "check-ins of registrations",
+    K_REGISTRATIONS,
+    "Question",
+    "Answer",
+    registrations_check_in_answers,
+)
+
+
+def check_in_figures(services: Services, period: Period) -> list[Figure]:
+    """The two check-in figures (k = 5, as for registrations), protected like every other."""
     return [
-        Figure(
-            "check-ins-status",
-            "90-day check-ins: how they went",
-            about,
-            "Asked",
-            "",
-            protect(status_counts, K_REGISTRATIONS, status_rows, status_cols),
-        ),
-        Figure(
-            "check-ins-answers",
-            "90-day check-ins answered: the answers",
-            about,
-            "Question",
-            "",
-            protect(answer_counts, K_REGISTRATIONS, answer_rows, answer_cols),
-        ),
+        build(services, key, period)
+        for key in ("registrations-check-ins", "registrations-check-in-answers")
     ]
