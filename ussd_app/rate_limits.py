@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 FLOOD_BATCH_KEY = "ussd-limit:flood-batch:"
 
 
+def record_hit(name: str) -> None:
+    """Count and log one event over limit `name` (never its key: it stands for a sender)."""
+    metrics.limit_hit(name)
+    log.warning("rate limit %s reached by one sender (possible flood or guessing)", name)
+
+
 def phone_key(secret: str, e164: str) -> str:
     """The limit key of a phone number (the same for USSD and SMS)."""
     return keyed_digest(secret, RATE_LIMIT, e164)
@@ -64,8 +70,7 @@ class RateLimits:
             log.warning("rate limit %s not checked: Redis unavailable (allowed)", name)
             return True
         if not allowed:
-            metrics.limit_hit(name)
-            log.warning("rate limit %s reached by one sender (possible flood or guessing)", name)
+            record_hit(name)
         return bool(allowed)
 
     def describe(self, name: str) -> str:

@@ -19,11 +19,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from ussd_app import metrics
 from ussd_app.container import Services
 from ussd_app.menu.model import Menu
 from ussd_app.menu.types import SessionState
-from ussd_app.rate_limits import phone_key, session_key
+from ussd_app.rate_limits import phone_key, record_hit, session_key
 from ussd_app.ussd.session_store import HopWindow
 
 log = logging.getLogger(__name__)
@@ -57,6 +56,17 @@ class HopLimits:
         self._services = services
         self._menu = menu
         self._report_screens = flow_screens(menu, REPORT_HANDLER)
+        # (name, amount, seconds, first hop only) of each configured limit: fixed for the
+        # process, so worked out once here, not on every hop.
+        self._limits: tuple[tuple[str, int, int, bool], ...] = tuple(
+            (name, *window, first_only)
+            for name, first_only in (
+                ("ussd_starts", True),
+                ("ussd_phone_hops", False),
+                ("ussd_session_hops", False),
+            )
+            if (window := services.limits.window(name)) is not None
+        )
 
     def in_report(self, state: SessionState | None) -> bool:
         """The caller is in a report flow (or is offered "Continue" of one)."""
@@ -69,19 +79,12 @@ class HopLimits:
     def windows(self, phone: str, session_id: str) -> tuple[HopWindow, ...]:
         """The limits one hop is counted under (none when the service runs without limits)."""
         secret = self._services.settings.phone_hash_key
-        limits = self._services.limits
         phone_digest = phone_key(secret, phone)
-        wanted = (
-            ("ussd_starts", phone_digest, True),
-            ("ussd_phone_hops", phone_digest, False),
-            ("ussd_session_hops", session_key(secret, session_id), False),
+        key_of = {"ussd_session_hops": session_key(secret, session_id)}
+        return tuple(
+            HopWindow(name, key_of.get(name, phone_digest), amount, seconds, first_only)
+            for name, amount, seconds, first_only in self._limits
         )
-        found = []
-        for name, key, first_only in wanted:
-            window = limits.window(name)
-            if window is not None:
-                found.append(HopWindow(name, key, window[0], window[1], first_only))
-        return tuple(found)
 
     def refusal(
         self,
@@ -95,8 +98,7 @@ class HopLimits:
         if not over:
             return None
         for name in over:
-            metrics.limit_hit(name)
-            log.warning("rate limit %s reached by one sender (possible flood or guessing)", name)
+            record_hit(name)
         if self.in_report(before) or self.in_report(after):
             log.info("ussd hop over %s let through: the caller is in a report", ",".join(over))
             return None
