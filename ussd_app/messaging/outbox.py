@@ -71,10 +71,12 @@ def stage(
     `staged_keys`: the keys already staged that could equal `key` (read by the caller in one
     query for a whole batch, e.g. every key of one report), instead of a SELECT per message."""
     session = uow.session
-    if staged_keys is not None:
-        if key in staged_keys:
-            return None
-    elif session.scalar(select(OutboundSms.id).where(OutboundSms.idempotency_key == key)):
+    if staged_keys is None:
+        query = select(OutboundSms.id).where(OutboundSms.idempotency_key == key)
+        already = session.scalar(query) is not None
+    else:
+        already = key in staged_keys
+    if already:
         return None
     row = OutboundSms(
         purpose=purpose.value,
