@@ -122,7 +122,9 @@ def test_the_check_in_tables_protect_small_counts(svc: Services) -> None:  # noq
                 answered_by=checkins.CheckInChannel.SMS,
             )
             uow.commit()
-    status, answers = figures.check_in_figures(svc, figures.Period.last_days(30, utcnow()))
+    period = figures.Period.last_days(30, utcnow())
+    status = figures.build(svc, "registrations-check-ins", period)
+    answers = figures.build(svc, "registrations-check-in-answers", period)
     assert status.k == answers.k == 5
     assert status.table.cells[0][0] == 6  # asked by SMS, answered
     truth = {

@@ -774,7 +774,9 @@ def registrations_check_ins(
     from ussd_app.returnees import checkins
 
     cols = ["Answered", "No reply yet", "Stopped (STOP)"]
-    status_of = dict(zip(checkins.STATUSES, [cols[1], cols[0], cols[2]], strict=True))
+    status_of = dict(
+        zip(checkins.STATUSES, ["No reply yet", "Answered", "Stopped (STOP)"], strict=True)
+    )
     rows = list(CHECK_IN_HOW.values())
     pairs = [
         (CHECK_IN_HOW[str(r[0])], status_of[str(r[1])])
@@ -817,11 +819,3 @@ SPECS["registrations-check-in-answers"] = Spec(
     "Answer",
     registrations_check_in_answers,
 )
-
-
-def check_in_figures(services: Services, period: Period) -> list[Figure]:
-    """The two check-in figures (k = 5, as for registrations), protected like every other."""
-    return [
-        build(services, key, period)
-        for key in ("registrations-check-ins", "registrations-check-in-answers")
-    ]
