@@ -94,6 +94,7 @@ class AtStandIn:
         self._failures: deque[_Failure] = deque()
         self._recipient_status: dict[str, tuple[int, str]] = {}
         self._request_count = 0
+        self._connection_count = 0
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -157,6 +158,12 @@ class AtStandIn:
         with self._lock:
             return self._request_count
 
+    @property
+    def connection_count(self) -> int:
+        """How many TCP connections clients opened (keep-alive reuses one for many requests)."""
+        with self._lock:
+            return self._connection_count
+
     def fail_next(self, kind: FailureKind, times: int = 1, *, delay_s: float = 2.0) -> None:
         """Answer the next `times` send requests with a scripted whole-request failure.
 
@@ -186,6 +193,7 @@ class AtStandIn:
             self._failures.clear()
             self._recipient_status.clear()
             self._request_count = 0
+            self._connection_count = 0
 
     def wait_for_messages(self, count: int, timeout_s: float = 5.0) -> list[StandInMessage]:
         """Wait until at least `count` messages arrived (for tests of background workers)."""
@@ -327,9 +335,16 @@ def _plausible_number(number: str) -> bool:
 def _make_handler(standin: AtStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "AtStandIn/1.0"
+        # Keep-alive, as the real gateway (the sender reuses its connection).
+        protocol_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: object) -> None:
             """Silence the default per-request stderr line (it would show full numbers)."""
+
+        def setup(self) -> None:
+            super().setup()
+            with standin._lock:
+                standin._connection_count += 1
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -77,6 +77,12 @@ class CaseSmsObserver:
         """The reporter's coarse status becomes "passed on" once an alert has left."""
         if row.report_id is None or row.purpose != SmsPurpose.ALERT.value:
             return
+        # A report's alerts are recorded together (`outbox.deliver_many`): look it up once per
+        # transaction, not once per alert (the session keeps no clean object alive by itself).
+        looked_up = uow.session.info.setdefault("reports_passed_on", set())
+        if row.report_id in looked_up:
+            return
+        looked_up.add(row.report_id)
         report = uow.session.get(TraffickingReport, row.report_id)
         if report is not None and report.status == ReportStatus.RECEIVED.value:
             machine.apply(services, uow, report, machine.CaseAction.ALERTED, SYSTEM)

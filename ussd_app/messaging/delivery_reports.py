@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -103,12 +103,18 @@ def apply_status(
     return "ignored"
 
 
-def apply_stored_reports(uow: UnitOfWork, services: Services, row: OutboundSms) -> None:
-    """Apply reports that arrived before `row.message_id` was recorded (finals win)."""
-    if not row.message_id:
+def apply_stored_reports(uow: UnitOfWork, services: Services, rows: Sequence[OutboundSms]) -> None:
+    """Apply reports that arrived before the rows' `message_id`s were recorded (finals win);
+    one query for all the rows just recorded as sent."""
+    by_id = {row.message_id: row for row in rows if row.message_id}
+    if not by_id:
         return
-    statuses = uow.session.scalars(
-        select(DeliveryReport.status).where(DeliveryReport.message_id == row.message_id)
+    stored = uow.session.execute(
+        select(DeliveryReport.message_id, DeliveryReport.status).where(
+            DeliveryReport.message_id.in_(list(by_id))
+        )
     ).all()
-    for status in sorted(statuses, key=lambda s: s in DELIVERED or s in FINAL_FAILURES):
-        apply_status(uow, services, row, status, None)
+    for message_id, status in sorted(
+        stored, key=lambda r: (r.message_id, r.status in DELIVERED or r.status in FINAL_FAILURES)
+    ):
+        apply_status(uow, services, by_id[message_id], status, None)

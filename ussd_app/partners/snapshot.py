@@ -7,14 +7,16 @@ tests). Routing (`ussd_app.partners.routing`) never sees the ORM rows.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from ussd_app.partners.file_format import PartnerSpec
-from ussd_app.partners.models import Partner, as_list
+from ussd_app.partners.models import Partner, PartnerContact, as_list
 
 
 @dataclass(frozen=True)
@@ -73,39 +75,115 @@ class DirectorySnapshot:
         return None
 
 
+_PARTNER_COLUMNS = (
+    Partner.id,
+    Partner.code,
+    Partner.name,
+    Partner.kind,
+    Partner.is_national_desk,
+    Partner.districts,
+    Partner.border_posts,
+    Partner.case_kinds,
+    Partner.returnee_needs,
+    Partner.is_programme_partner,
+    Partner.border_health_posts,
+)
+_CONTACT_COLUMNS = (
+    PartnerContact.id,
+    PartnerContact.name,
+    PartnerContact.phone,
+    PartnerContact.on_duty,
+    PartnerContact.is_escalation,
+    PartnerContact.position,
+)
+_DIRECTORY_QUERY = (
+    select(*_PARTNER_COLUMNS, *_CONTACT_COLUMNS)
+    .outerjoin(
+        PartnerContact,
+        (PartnerContact.partner_id == Partner.id) & PartnerContact.active.is_(True),
+    )
+    .where(Partner.active.is_(True))
+    .order_by(Partner.code, PartnerContact.position, PartnerContact.id)
+)
+_N_PARTNER = len(_PARTNER_COLUMNS)
+
+
+class _LastSnapshot:
+    """The last snapshot built in this process and the rows it was built from.
+
+    Every routing reads the directory's rows afresh in its own transaction (so an on-duty change
+    committed a moment ago is always seen); only when they equal the last rows is the snapshot
+    built from them reused, which saves building it for every report. A cache that could be
+    stale would send an alert to someone off duty.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[tuple[Any, ...]] | None = None
+        self._snapshot: DirectorySnapshot | None = None
+
+    def get(self, rows: list[tuple[Any, ...]]) -> DirectorySnapshot:
+        with self._lock:
+            if self._snapshot is not None and rows == self._rows:
+                return self._snapshot
+        snapshot = _build(rows)
+        with self._lock:
+            self._rows, self._snapshot = rows, snapshot
+        return snapshot
+
+
+_last = _LastSnapshot()
+
+
 def load_directory(session: Session) -> DirectorySnapshot:
-    """Read the active partners and their active contacts into a snapshot."""
-    rows = session.scalars(
-        select(Partner)
-        .where(Partner.active.is_(True))
-        .options(selectinload(Partner.contacts))
-        .order_by(Partner.code)
-    )
-    return DirectorySnapshot(
-        tuple(
-            PartnerInfo(
-                id=p.id,
-                code=p.code,
-                name=p.name,
-                kind=p.kind,
-                is_national_desk=p.is_national_desk,
-                districts=frozenset(as_list(p.districts)),
-                border_posts=frozenset(as_list(p.border_posts)),
-                case_kinds=frozenset(as_list(p.case_kinds)),
-                returnee_needs=frozenset(as_list(p.returnee_needs)),
-                is_programme_partner=bool(p.is_programme_partner),
-                border_health_posts=frozenset(as_list(p.border_health_posts)),
-                contacts=tuple(
-                    ContactInfo(
-                        c.id, p.code, c.name, c.phone, c.on_duty, c.is_escalation, c.position
-                    )
-                    for c in sorted(p.contacts, key=lambda c: (c.position, c.id))
-                    if c.active
-                ),
-            )
-            for p in rows
+    """Read the active partners and their active contacts into a snapshot (one query)."""
+    rows = [tuple(r) for r in session.execute(_DIRECTORY_QUERY)]
+    return _last.get(rows)
+
+
+def _build(rows: list[tuple[Any, ...]]) -> DirectorySnapshot:
+    """The snapshot of the directory query's rows (a partner's row repeats per contact)."""
+    partners: list[PartnerInfo] = []
+    contacts: list[ContactInfo] = []
+    current: tuple[Any, ...] | None = None
+
+    def close() -> None:
+        if current is None:
+            return
+        (pid, code, name, kind, national, districts, posts, kinds, needs, programme, health) = (
+            current
         )
-    )
+        partners.append(
+            PartnerInfo(
+                id=pid,
+                code=code,
+                name=name,
+                kind=kind,
+                is_national_desk=bool(national),
+                districts=frozenset(as_list(districts)),
+                border_posts=frozenset(as_list(posts)),
+                case_kinds=frozenset(as_list(kinds)),
+                returnee_needs=frozenset(as_list(needs)),
+                is_programme_partner=bool(programme),
+                border_health_posts=frozenset(as_list(health)),
+                contacts=tuple(contacts),
+            )
+        )
+
+    for row in rows:
+        partner, contact = row[:_N_PARTNER], row[_N_PARTNER:]
+        if current is None or partner[0] != current[0]:
+            close()
+            current, contacts = partner, []
+        if contact[0] is not None:
+            cid, cname, phone, on_duty, escalation, position = contact
+            contacts.append(
+                ContactInfo(
+                    cid, partner[1], cname, phone, bool(on_duty), bool(escalation), position
+                )
+            )
+    close()
+    return DirectorySnapshot(tuple(partners))
 
 
 def directory_from_specs(specs: Iterable[PartnerSpec]) -> DirectorySnapshot:

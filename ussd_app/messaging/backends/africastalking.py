@@ -8,6 +8,9 @@ Why the SDK is used the way it is (reference africastalking.md section 3):
   worker (3.5, SDK issue #69).
 * `AT_BASE_URL` points the SDK at another host (the local stand-in, `tests.standin`) by
   overriding `_init_service` in a subclass (3.6 method B). The SDK has no public setting.
+* The SDK posts with a bare `requests.post`, a new connection (and TLS handshake) per message;
+  the subclass posts the same request through a `requests.Session` per thread instead, so the
+  connection is reused.
 * The SDK raises `AfricasTalkingException(response.text)` for any non-2xx answer and drops the
   HTTP status. The subclass also wraps the SDK's own (name-mangled) POST helper to remember the
   status of the last response in this thread, so a 5xx can be told from a 4xx. This and
@@ -30,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-from africastalking.Service import AfricasTalkingException, Service
+from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
 
 from ussd_app.messaging.backends.base import (
@@ -93,14 +96,20 @@ class _SMSService(SMSService):  # type: ignore[misc]  # the SDK is untyped
         timeout: Any = None,
     ) -> Any:
         self._last.status = None
-        res = Service._Service__make_post_request(
-            url=url, headers=headers, data=data, params=params, timeout=timeout
-        )
+        res = self._http().post(url=url, headers=headers, params=params, data=data, timeout=timeout)
         self._last.status = res.status_code
         if callback is None or callback == {}:
             return res
         callback(res)
         return None
+
+    def _http(self) -> requests.Session:
+        """This thread's HTTP session: the connection to the gateway is kept and reused (the
+        SDK's own `requests.post` opened a new one, with a new TLS handshake, per message)."""
+        session = getattr(self._last, "http", None)
+        if session is None:
+            session = self._last.http = requests.Session()
+        return session
 
     @property
     def last_status(self) -> int | None:
