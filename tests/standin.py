@@ -335,8 +335,10 @@ def _plausible_number(number: str) -> bool:
 def _make_handler(standin: AtStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "AtStandIn/1.0"
-        # Keep-alive, as the real gateway (the sender reuses its connection).
+        # Keep-alive, as the real gateway (the sender reuses its connection); headers and body
+        # are separate writes, so without TCP_NODELAY each answer would wait for a delayed ACK.
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: object) -> None:
             """Silence the default per-request stderr line (it would show full numbers)."""

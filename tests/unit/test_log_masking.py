@@ -127,10 +127,16 @@ def test_numbers_inside_other_text_are_masked(text: str) -> None:
         "purge due 2024-05-01 at 12:00:00",
         "took 1234 ms, 3 of 12 sent, pid 40213",
         "db at 127.0.0.1:5432",
+        "Successfully completed jobs.route_subject('report', 12) job in 0:00:00.012345s on w",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert scrub(text) == text
+
+
+def test_a_number_next_to_a_duration_is_still_masked() -> None:
+    out = scrub("took 0:00:01.250000 to reach 58123456")
+    assert out.startswith("took 0:00:01.250000 to reach ") and "58123456" not in out
 
 
 def test_a_number_next_to_a_reference_is_still_masked() -> None:

@@ -104,8 +104,9 @@ def stage(
     return row
 
 
-def claim(session: Session, outbound_ids: Sequence[int], now: dt.datetime) -> list[int]:
-    """Take the rows for sending; the ids won (not those another worker has, done, or not due).
+def claim(session: Session, outbound_ids: Sequence[int], now: dt.datetime) -> list[OutboundSms]:
+    """Take the rows for sending; the rows won, by id (not those another worker has, those done,
+    or those not due), read back by the UPDATE itself.
 
     An atomic compare-and-set UPDATE (only one worker can win a row), with its WHERE built from
     the state machine's table; `next_attempt_at` is the one retry clock, so a job that runs early
@@ -125,10 +126,10 @@ def claim(session: Session, outbound_ids: Sequence[int], now: dt.datetime) -> li
             claimed_at=now,
             attempts=OutboundSms.attempts + 1,
         )
-        .returning(OutboundSms.id)
+        .returning(OutboundSms)
         .execution_options(synchronize_session=False)
     ).all()
-    return sorted(int(i) for i in won)
+    return sorted(won, key=lambda row: row.id)
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def deliver_many(
         if not won:
             return results
         claimed: list[_Claimed] = []
-        for row in uow.session.scalars(select(OutboundSms).where(OutboundSms.id.in_(won))):
+        for row in won:
             if services.sms_events.still_needed(services, uow, row):
                 to = services.cipher.decrypt(row.to_enc)
                 claimed.append(_Claimed(row.id, to, row.body, row.attempts))
