@@ -11,7 +11,8 @@ real path   M reports (default 200) are filed by calling `ussd_app.reports.intak
             on a container bootstrapped in this process, from `--submitters` threads: exactly what
             the webhook's last hop does (the report alone in one transaction, its routing job
             enqueued after the commit). The routing job (in the workers) stages one alert per
-            recipient (2-4 with the example partners) and enqueues their sends. Each report is
+            recipient (2-4 with the example partners) and sends them itself, together
+            (one claim, one gateway request per distinct text, one record). Each report is
             timestamped right after its commit (the after-commit hook); the stand-in timestamps
             each message it accepts: the latency is commit -> accepted, routing included.
 baseline    the same workers run as many trivial RQ jobs (`time.time`: no DB, no HTTP), all
@@ -26,12 +27,12 @@ drain/s     jobs / (first -> last acceptance or finish): the workers' rate once 
 p50/p99     real: report commit -> alert accepted by the stand-in; baseline: enqueue -> job
             finished (RQ's enqueued_at/ended_at). Seconds are dominated by queueing whenever
             jobs arrive faster than workers drain them, so compare them with that in mind.
-wrk ms/job  CPU of the worker processes, including the forked work horses they reaped, per job:
-            the most robust number here. The ratio real/baseline is what the alert path costs
-            beyond RQ's own fork-per-job.
+wrk ms/job  CPU of the worker processes (RQ's SimpleWorker: jobs run in the worker itself)
+            per job: the most robust number here. The ratio real/baseline is what the alert
+            path costs beyond RQ's own cost per job.
 pg ms/job   CPU of PostgreSQL backends per job: live `bench` backends plus every backend that
-            exited meanwhile (work horses use NullPool: a new connection per unit of work).
-            SHARED with other databases' short connections: trust it only on a quiet box.
+            exited meanwhile. SHARED with other databases' short connections: trust it only on
+            a quiet box.
 
 Run from the repository root:  python scripts/bench_alerts.py [--workers 2] [--reports 200]
 """

@@ -134,6 +134,101 @@ def test_no_hidden_cell_follows_from_the_shown_totals(counts: list[list[int]], k
             assert sum(truth[r][c] for r, c in in_line) >= k
 
 
+# -- groups: subtotals of some rows, shown on another page (e.g. a USSD flow's screens) --------
+
+grouped_tables = tables.flatmap(
+    lambda counts: st.tuples(
+        st.just(counts),
+        st.lists(
+            st.sets(st.integers(0, len(counts) - 1), min_size=1).map(sorted),
+            min_size=1,
+            max_size=3,
+        ),
+    )
+)
+
+
+def grouped_truth(counts: list[list[int]], groups: list[list[int]]) -> list[list[int]]:
+    """Body rows with totals, group rows, totals row: written out from the definition."""
+    body = [[*row, sum(row)] for row in counts]
+    width = len(body[0])
+    subtotal = [[sum(body[r][c] for r in g) for c in range(width)] for g in groups]
+    return [*body, *subtotal, [sum(row[c] for row in body) for c in range(width)]]
+
+
+def grouped_shown(table: ProtectedTable) -> list[list[int | None]]:
+    body = [[*row, t] for row, t in zip(table.cells, table.row_totals, strict=True)]
+    groups = [[*row, t] for row, t in zip(table.group_cells, table.group_totals, strict=True)]
+    return [*body, *groups, [*table.col_totals, table.total]]
+
+
+def grouped_equations(
+    n_rows: int, n_cols: int, groups: list[list[int]], unknowns: list[tuple[int, int]]
+) -> list[list[int]]:
+    """One equation per additive fact a reader knows (coefficients over the hidden cells),
+    built independently of the module's `lines`."""
+    last_row, last_col = n_rows + len(groups), n_cols
+    facts: list[list[tuple[int, int, int]]] = []  # (row, col, coefficient)
+    for r in range(last_row + 1):  # every row adds up to its total
+        facts.append([(r, c, 1) for c in range(n_cols)] + [(r, last_col, -1)])
+    for c in range(last_col + 1):  # the body rows of a column add up to its total
+        facts.append([(r, c, 1) for r in range(n_rows)] + [(last_row, c, -1)])
+    for g, members in enumerate(groups):  # a group's rows add up to its subtotal
+        for c in range(last_col + 1):
+            facts.append([(r, c, 1) for r in members] + [(n_rows + g, c, -1)])
+    index = {u: i for i, u in enumerate(unknowns)}
+    out = []
+    for fact in facts:
+        eq = [0] * len(unknowns)
+        for r, c, coeff in fact:
+            if (r, c) in index:
+                eq[index[(r, c)]] += coeff
+        if any(eq):
+            out.append(eq)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(grouped_tables, st.sampled_from([K_TRAFFICKING, K_REGISTRATIONS]))
+def test_with_groups_no_hidden_cell_follows_from_anything_shown(
+    case: tuple[list[list[int]], list[list[int]]], k: int
+) -> None:
+    counts, groups = case
+    table = protect(counts, k, groups=[(f"g{i}", g) for i, g in enumerate(groups)])
+    truth = grouped_truth(counts, groups)
+    shown = grouped_shown(table)
+    hidden = {(r, c) for r, row in enumerate(shown) for c, v in enumerate(row) if v is None}
+    for r, row in enumerate(shown):
+        for c, value in enumerate(row):
+            assert value is None or value == truth[r][c]  # what is shown is true
+            assert value is None or value == 0 or value >= k
+    unknowns = sorted(hidden)
+    if not unknowns:
+        return
+    eqs = grouped_equations(len(counts), len(counts[0]), groups, unknowns)
+    base = _rank_mod_p(eqs) if eqs else 0
+    for i, u in enumerate(unknowns):
+        unit = [1 if j == i else 0 for j in range(len(unknowns))]
+        assert _rank_mod_p([*eqs, unit]) > base, f"hidden cell {u} follows from what is shown"
+
+
+def test_a_group_subtotal_protects_the_rows_it_adds_up() -> None:
+    # Screens of one flow (rows 0-2) and one of another (row 3), in two languages.
+    counts = [[30, 20], [3, 25], [40, 30], [50, 60]]
+    plain = protect(counts, K_REGISTRATIONS)
+    grouped = protect(counts, K_REGISTRATIONS, groups=[("Flow A", [0, 1, 2])])
+    assert plain.cells[1][0] is None and grouped.cells[1][0] is None
+    cells, total = grouped.group("Flow A")
+    assert total == 148
+    # With the flow's subtotal shown, the 3 needs a complement inside the flow's column too.
+    hidden_in_flow = [r for r in range(3) if grouped.cells[r][0] is None]
+    assert cells[0] is None or len(hidden_in_flow) >= 2
+    with pytest.raises(KeyError):
+        grouped.group("no such group")
+    with pytest.raises(ValueError, match="does not have"):
+        protect(counts, K_REGISTRATIONS, groups=[("bad", [7])])
+
+
 def test_a_small_district_is_hidden_with_a_complement() -> None:
     # Reports by district (rows) and priority (columns).
     table = protect([[40, 12, 30], [3, 20, 25], [15, 18, 22]], K_TRAFFICKING)

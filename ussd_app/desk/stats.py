@@ -96,16 +96,22 @@ def stats_index() -> str:
 
 
 def _dropoff() -> tuple[str, bytes | str]:
-    """The drop-off map for the period: (days, the protected counts drawn as SVG)."""
+    """The drop-off map for the period: (days, the protected counts drawn as SVG). Its counts
+    come from the sessions table it shares with the "USSD sessions" figure, protected once for
+    both pages (`figures.sessions_table`)."""
     from ussd_app.stats import dropoff
 
     days, period = _period()
     lang = _language()
     menu = current_app.extensions["ussd"].menu
-    counts = dropoff.drop_off_counts(services(), period.since, period.until, language=lang)
+    graph = dropoff.build_graph(menu)
+    k = figures.SPECS["ussd-sessions"].k
+    table = figures.sessions_table(services(), period, k)
+    column = figures.language_name(lang) if lang else None
+    shown = dropoff.shown_from_table(graph, table, column)
     which = _languages()[lang] if lang else t("stats.all_languages")
     subtitle = t("stats.dropoff_subtitle", days=PERIODS[days], language=which)
-    return days, dropoff.render_svg(dropoff.build_graph(menu), counts, subtitle=subtitle)
+    return days, dropoff.render_svg(graph, shown, subtitle=subtitle)
 
 
 @bp.get("/stats/dropoff")

@@ -47,15 +47,29 @@ class ProtectedTable:
     col_totals: tuple[int | None, ...]
     total: int | None
     k: int
+    # Subtotals of groups of rows (`protect`'s `groups`), shown or hidden like any other cell.
+    group_labels: tuple[str, ...] = ()
+    group_rows: tuple[tuple[int, ...], ...] = ()  # the body rows each group adds up
+    group_cells: tuple[tuple[int | None, ...], ...] = ()
+    group_totals: tuple[int | None, ...] = ()
 
     def text(self, value: int | None) -> str:
         return f"<{self.k}" if value is None else str(value)
 
     @property
     def hidden_count(self) -> int:
-        body = sum(v is None for row in self.cells for v in row)
-        margins = sum(v is None for v in (*self.row_totals, *self.col_totals, self.total))
+        body = sum(v is None for row in (*self.cells, *self.group_cells) for v in row)
+        margins = sum(
+            v is None for v in (*self.row_totals, *self.col_totals, *self.group_totals, self.total)
+        )
         return body + margins
+
+    def group(self, label: str) -> tuple[tuple[int | None, ...], int | None]:
+        """The group's subtotal per column and its total (KeyError for an unknown label)."""
+        if label not in self.group_labels:
+            raise KeyError(label)
+        i = self.group_labels.index(label)
+        return self.group_cells[i], self.group_totals[i]
 
 
 def protect(
@@ -63,8 +77,13 @@ def protect(
     k: int,
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
+    groups: Sequence[tuple[str, Sequence[int]]] = (),
 ) -> ProtectedTable:
-    """Protect a table of counts (rows x columns) and its row, column and grand totals."""
+    """Protect a table of counts (rows x columns) and its row, column and grand totals.
+
+    `groups` names subtotals that are shown too (label, the body rows it adds up), e.g. the
+    screens of one USSD flow, whose sum another page shows: they are protected in the same
+    system, so no page can give away what another hides."""
     rows = len(counts)
     cols = len(counts[0]) if rows else 0
     if any(len(r) != cols for r in counts):
@@ -73,26 +92,39 @@ def protect(
         raise ValueError("counts cannot be negative")
     if k < 1:
         raise ValueError("k must be at least 1")
-    grid = _with_margins(counts)
+    members = [tuple(rs) for _, rs in groups]
+    if any(not 0 <= r < rows for rs in members for r in rs):
+        raise ValueError("a group names a row the table does not have")
+    grid = _with_margins(counts, members)
+    all_lines = lines(len(grid), len(grid[0]), members)
     hidden = {
         (r, c) for r, line in enumerate(grid) for c, value in enumerate(line) if 0 < value < k
     }
     while True:
-        added = _complete_lines(grid, hidden, k) or _break_bridges(grid, hidden)
+        added = _complete_lines(grid, hidden, k, all_lines) or _break_bridges(
+            grid, hidden, all_lines
+        )
         if not added:
             break
 
     def shown(r: int, c: int) -> int | None:
         return None if (r, c) in hidden else grid[r][c]
 
+    last = rows + len(members)  # the totals row
     return ProtectedTable(
         row_labels=tuple(row_labels or (str(i) for i in range(rows))),
         col_labels=tuple(col_labels or (str(i) for i in range(cols))),
         cells=tuple(tuple(shown(r, c) for c in range(cols)) for r in range(rows)),
         row_totals=tuple(shown(r, cols) for r in range(rows)),
-        col_totals=tuple(shown(rows, c) for c in range(cols)),
-        total=shown(rows, cols),
+        col_totals=tuple(shown(last, c) for c in range(cols)),
+        total=shown(last, cols),
         k=k,
+        group_labels=tuple(label for label, _ in groups),
+        group_rows=tuple(members),
+        group_cells=tuple(
+            tuple(shown(rows + g, c) for c in range(cols)) for g in range(len(members))
+        ),
+        group_totals=tuple(shown(rows + g, cols) for g in range(len(members))),
     )
 
 
@@ -126,21 +158,36 @@ def durations(hours: Sequence[float], shown_count: int | None) -> Durations:
     return Durations(shown_count, statistics.median(ordered), p90)
 
 
-def _with_margins(counts: Sequence[Sequence[int]]) -> list[list[int]]:
-    grid = [[*row, sum(row)] for row in counts]
-    cols = len(grid[0]) if grid else 1
-    grid.append([sum(row[c] for row in grid) for c in range(cols)])
+def _with_margins(
+    counts: Sequence[Sequence[int]], groups: Sequence[Sequence[int]] = ()
+) -> list[list[int]]:
+    """The body with its row totals, then one row per group (its subtotals), then the column
+    totals (of the body rows only)."""
+    body = [[*row, sum(row)] for row in counts]
+    cols = len(body[0]) if body else 1
+    grid = [*body, *([sum(body[r][c] for r in rs) for c in range(cols)] for rs in groups)]
+    grid.append([sum(row[c] for row in body) for c in range(cols)])
     return grid
 
 
-def lines(rows: int, cols: int) -> list[list[Cell]]:
-    """Every additive line of a grid with margins: each row and column sums to its last cell."""
+def lines(rows: int, cols: int, groups: Sequence[Sequence[int]] = ()) -> list[list[Cell]]:
+    """Every additive line of a grid with margins (`rows` x `cols`, margins and the group rows
+    included): each line's last cell is the sum of the others. Each row sums to its total;
+    each column's body rows sum to its total; each group's rows sum to its row, per column."""
+    body = rows - 1 - len(groups)
     out = [[(r, c) for c in range(cols)] for r in range(rows)]
-    out += [[(r, c) for r in range(rows)] for c in range(cols)]
+    out += [[*((r, c) for r in range(body)), (rows - 1, c)] for c in range(cols)]
+    out += [
+        [*((r, c) for r in members), (body + g, c)]
+        for g, members in enumerate(groups)
+        for c in range(cols)
+    ]
     return out
 
 
-def _complete_lines(grid: list[list[int]], hidden: set[Cell], k: int) -> bool:
+def _complete_lines(
+    grid: list[list[int]], hidden: set[Cell], k: int, all_lines: list[list[Cell]]
+) -> bool:
     """Hide one more cell in the first line that gives a hidden value away by itself.
 
     A line gives one away when it hides exactly one cell (subtraction), or when its total is
@@ -148,7 +195,7 @@ def _complete_lines(grid: list[list[int]], hidden: set[Cell], k: int) -> bool:
     zero). The smallest shown non-zero cell of the line is chosen (the least information lost);
     a zero only when nothing else is left.
     """
-    for line in lines(len(grid), len(grid[0])):
+    for line in all_lines:
         in_line = [cell for cell in line if cell in hidden]
         if not in_line:
             continue
@@ -166,18 +213,29 @@ def _complete_lines(grid: list[list[int]], hidden: set[Cell], k: int) -> bool:
 
 def _least_telling(grid: Sequence[Sequence[int]], candidates: list[Cell]) -> Cell:
     """The candidate whose hiding loses least: the smallest non-zero value, else a zero."""
-    return min(candidates, key=lambda rc: (grid[rc[0]][rc[1]] == 0, grid[rc[0]][rc[1]], rc))
+    return min(candidates, key=lambda rc: _telling(grid, rc))
 
 
-def determined(grid: Sequence[Sequence[int]], hidden: set[Cell]) -> set[Cell]:
-    """The hidden cells whose value follows exactly from everything shown (linear algebra)."""
-    rows, cols = len(grid), len(grid[0])
+def _telling(grid: Sequence[Sequence[int]], cell: Cell) -> tuple[bool, int, Cell]:
+    value = grid[cell[0]][cell[1]]
+    return (value == 0, value, cell)
+
+
+def determined(
+    grid: Sequence[Sequence[int]],
+    hidden: set[Cell],
+    all_lines: list[list[Cell]] | None = None,
+) -> set[Cell]:
+    """The hidden cells whose value follows exactly from everything shown (linear algebra);
+    `all_lines` defaults to the lines of a plain table with margins."""
+    if all_lines is None:
+        all_lines = lines(len(grid), len(grid[0]))
     unknowns = sorted(hidden)
     if not unknowns:
         return set()
     index = {cell: i for i, cell in enumerate(unknowns)}
     equations: list[list[Fraction]] = []
-    for line in lines(rows, cols):
+    for line in all_lines:
         *parts, total = line
         coeffs = [Fraction(0)] * len(unknowns)
         for cell in parts:
@@ -198,22 +256,29 @@ def determined(grid: Sequence[Sequence[int]], hidden: set[Cell]) -> set[Cell]:
     return out
 
 
-def _break_bridges(grid: list[list[int]], hidden: set[Cell]) -> bool:
+def _break_bridges(grid: list[list[int]], hidden: set[Cell], all_lines: list[list[Cell]]) -> bool:
     """Hide one more cell beside the first hidden cell that the shown totals still fix."""
-    fixed = determined(grid, hidden)
+    fixed = determined(grid, hidden, all_lines)
     if not fixed:
         return False
     rows, cols = len(grid), len(grid[0])
-    r, c = min(fixed)
-    candidates = [
-        cell for line in lines(rows, cols) if (r, c) in line for cell in line if cell not in hidden
-    ]
+    target = min(fixed)
+    candidates = sorted(
+        {cell for line in all_lines if target in line for cell in line if cell not in hidden},
+        key=lambda rc: _telling(grid, rc),
+    )
     if not candidates:
         # Everything around it is hidden already; hide anything left (ends with all hidden).
         candidates = [(i, j) for i in range(rows) for j in range(cols) if (i, j) not in hidden]
         if not candidates:
             return False
-    hidden.add(_least_telling(grid, candidates))
+    # The least telling cell whose hiding frees the fixed one, if one does by itself (fewer
+    # cells end hidden than by hiding the smallest neighbour and trying again).
+    chosen = next(
+        (cell for cell in candidates if target not in determined(grid, hidden | {cell}, all_lines)),
+        min(candidates, key=lambda rc: _telling(grid, rc)),
+    )
+    hidden.add(chosen)
     return True
 
 

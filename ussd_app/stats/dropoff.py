@@ -43,7 +43,7 @@ from sqlalchemy import func, select
 
 from ussd_app.container import Services
 from ussd_app.menu.model import RESUME_SCREEN, Menu, Screen
-from ussd_app.stats.disclosure import K_REGISTRATIONS, protect_counts
+from ussd_app.stats.disclosure import K_REGISTRATIONS, ProtectedTable, protect_counts
 from ussd_app.ussd.models import UssdSessionEvent
 
 LANGUAGE_RECORDED = True  # ussd_session_events.language (see module docstring)
@@ -446,6 +446,39 @@ class Shown:
         return f"<{self.k}" if value is None else str(value)
 
 
+# The group of `figures.sessions_table` that adds up every screen's abandoned sessions.
+ABANDONED_ALL = "All flows: abandoned"
+
+
+def shown_from_table(
+    graph: MenuGraph, table: ProtectedTable, language_column: str | None = None
+) -> Shown:
+    """What the map shows, read from the sessions table protected once for the map and the
+    sessions figure together (`figures.sessions_table`): each screen's abandoned sessions in
+    one language's column (None: all languages, the rows' totals), and the table's own
+    subtotal of them. Protecting the map by itself would let the figure's "Report: abandoned"
+    give away a screen the map hides (or a language's map give away what another hides)."""
+    col = table.col_labels.index(language_column) if language_column in table.col_labels else -1
+
+    def pick(cells: Sequence[int | None], total: int | None) -> int | None:
+        """A line's value for the map's language: its cell there (0 if the language had no
+        session), or its total for all languages."""
+        if language_column is None:
+            return total
+        return cells[col] if col >= 0 else 0
+
+    screens = table.group_rows[table.group_labels.index(ABANDONED_ALL)]
+    counts: dict[str, int | None] = {sid: 0 for sid in graph.boxes}
+    for r in screens:
+        sid = screen_for_label(table.row_labels[r], graph.boxes)
+        before, here = counts.get(sid, 0), pick(table.cells[r], table.row_totals[r])
+        # Two rows on one box (never, in practice): hidden if either is.
+        counts[sid] = None if before is None or here is None else before + here
+    total = pick(*table.group(ABANDONED_ALL))
+    visible = [v for sid, v in counts.items() if v is not None and sid in graph.boxes]
+    return Shown(counts, total, table.k, max([*visible, 1]))
+
+
 def protect(graph: MenuGraph, counts: Mapping[str, int], k: int = K_REGISTRATIONS) -> Shown:
     """Counts for every screen of the graph (0 when absent) and for the endings off the map,
     through `disclosure.protect_counts`."""
@@ -477,15 +510,17 @@ def _ink(fill: str) -> str:
 
 def figure(
     graph: MenuGraph,
-    counts: Mapping[str, int],
+    counts: Mapping[str, int] | Shown,
     *,
     k: int = K_REGISTRATIONS,
     title: str = "USSD drop-off map",
     subtitle: str = "",
     max_rows: int | None = None,
 ) -> Figure:
-    """The map as a matplotlib Figure (not attached to pyplot)."""
-    shown = protect(graph, counts, k)
+    """The map as a matplotlib Figure (not attached to pyplot). Raw `counts` are protected
+    here, by themselves; a `Shown` (`shown_from_table`) is drawn as it is."""
+    shown = counts if isinstance(counts, Shown) else protect(graph, counts, k)
+    k = shown.k
     place = layout(graph, max_rows)
     fig = Figure(figsize=(place.width, place.height))
     ax = fig.add_axes((0, 0, 1, 1))
@@ -708,7 +743,7 @@ def _draw_legend(ax: Axes, place: Layout, shown: Shown) -> None:
 
 def _draw(
     graph: MenuGraph,
-    counts: Mapping[str, int],
+    counts: Mapping[str, int] | Shown,
     fmt: str,
     *,
     k: int,
@@ -734,22 +769,24 @@ def _draw(
 
 def render_svg(
     graph: MenuGraph,
-    counts: Mapping[str, int],
+    counts: Mapping[str, int] | Shown,
     *,
     k: int = K_REGISTRATIONS,
     title: str = "USSD drop-off map",
     subtitle: str = "",
     max_rows: int | None = None,
 ) -> str:
-    """The map as SVG text (a viewBox, text as text). `counts` are raw: they are protected
-    here with `disclosure.protect_counts(..., k)`; `subtitle` names the period and language."""
+    """The map as SVG text (a viewBox, text as text). Raw `counts` are protected here with
+    `disclosure.protect_counts(..., k)`; the desk passes a `Shown` read from the sessions table
+    it shares with the sessions figure (`shown_from_table`). `subtitle` names the period and
+    language."""
     svg = _draw(graph, counts, "svg", k=k, title=title, subtitle=subtitle, max_rows=max_rows)
     return svg.decode("utf-8")
 
 
 def render_png(
     graph: MenuGraph,
-    counts: Mapping[str, int],
+    counts: Mapping[str, int] | Shown,
     *,
     k: int = K_REGISTRATIONS,
     title: str = "USSD drop-off map",

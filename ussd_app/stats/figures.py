@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
@@ -38,6 +38,7 @@ from ussd_app.stats.disclosure import (
     durations,
     protect,
 )
+from ussd_app.stats.dropoff import ABANDONED_ALL, screen_for_label
 from ussd_app.ussd.models import UssdSessionEvent
 
 NOT_GIVEN = "Not given"
@@ -74,8 +75,11 @@ class Spec:
     k: int
     row_title: str
     col_title: str
-    build: Callable[[Services, Period], tuple[list[str], list[str], list[list[int]]]]
+    build: Callable[[Services, Period], tuple[list[str], list[str], list[list[int]]]] | None
     merge_columns: bool = False  # columns are periods: merge small ones
+    # A figure whose table is protected together with another page's (the sessions table and
+    # the drop-off map): it builds its protected table itself, given k.
+    protected: Callable[[Services, Period, int], ProtectedTable] | None = None
 
 
 def _months(period: Period) -> list[str]:
@@ -327,22 +331,71 @@ def language_name(code: str | None) -> str:
     return LANGUAGE_NAMES.get(code, code)
 
 
-def sessions_by_flow(
-    services: Services, period: Period
-) -> tuple[list[str], list[str], list[list[int]]]:
-    """Completed and abandoned sessions per flow (rows "Report: abandoned", ...) and language
-    (columns). One table, so its row totals are the sessions per flow and its column totals the
-    sessions per language, all protected together: a figure per flow beside a figure per
-    language would let one give away what the other hides."""
-    sessions = _session_rows(services, period)
+def _language_columns(sessions: Sequence[tuple[str, str | None, str | None]]) -> list[str]:
     cols = [*LANGUAGE_NAMES.values()]
     cols += sorted({language_name(lang) for *_, lang in sessions} - {*cols, NO_LANGUAGE})
     cols.append(NO_LANGUAGE)
-    rows = [f"{flow}: {ending.lower()}" for flow in FLOWS for ending in SESSION_COLUMNS]
-    pairs = [
-        (f"{_flow(s)}: {_ending(st).lower()}", language_name(lang)) for st, s, lang in sessions
-    ]
-    return rows, cols, _crosstab(pairs, rows, cols)
+    return cols
+
+
+def sessions_table(services: Services, period: Period, k: int) -> ProtectedTable:
+    """Every USSD session that ended in the period, in the one protected table that both the
+    sessions figure and the drop-off map show.
+
+    Rows: per flow, its completed sessions, then one row per screen its sessions ended on
+    without completing; columns: languages. Each flow's screen rows are a group, whose subtotal
+    is the figure's "Flow: abandoned" row, and all screen rows another (`ABANDONED_ALL`, the
+    map's total). Protected as one system, no screen the map hides can be worked out from the
+    figure's subtotals, nor a subtotal the figure hides from the map's screens, nor one
+    language's map from another's and the all-languages map.
+    """
+    sessions = _session_rows(services, period)
+    cols = _language_columns(sessions)
+    ended: list[tuple[str, str]] = []  # (row label, column)
+    screens: dict[str, set[str]] = {flow: set() for flow in FLOWS}
+    for status, label, lang in sessions:
+        screen = screen_for_label(label)
+        flow = _flow(screen)
+        if _ending(status) == "Completed":
+            ended.append((f"{flow}: completed", language_name(lang)))
+        else:
+            screens[flow].add(screen)
+            ended.append((screen, language_name(lang)))
+    rows: list[str] = []
+    groups: list[tuple[str, list[int]]] = []
+    for flow in FLOWS:
+        rows.append(f"{flow}: completed")
+        first = len(rows)
+        rows += sorted(screens[flow])
+        groups.append((f"{flow}: abandoned", list(range(first, len(rows)))))
+    groups.append((ABANDONED_ALL, [r for _, members in groups for r in members]))
+    return protect(_crosstab(ended, rows, cols), k, rows, cols, groups)
+
+
+def sessions_by_flow(services: Services, period: Period, k: int) -> ProtectedTable:
+    """Completed and abandoned sessions per flow (rows "Report: abandoned", ...) and language
+    (columns), as `sessions_table` protected them: its completed rows and its flows' subtotals,
+    with the same column and grand totals."""
+    table = sessions_table(services, period, k)
+    labels: list[str] = []
+    cells: list[tuple[int | None, ...]] = []
+    totals: list[int | None] = []
+    for flow in FLOWS:
+        r = table.row_labels.index(f"{flow}: completed")
+        group_cells, group_total = table.group(f"{flow}: abandoned")
+        labels += [f"{flow}: completed", f"{flow}: abandoned"]
+        cells += [table.cells[r], group_cells]
+        totals += [table.row_totals[r], group_total]
+    return replace(
+        table,
+        row_labels=tuple(labels),
+        cells=tuple(cells),
+        row_totals=tuple(totals),
+        group_labels=(),
+        group_rows=(),
+        group_cells=(),
+        group_totals=(),
+    )
 
 
 # A referral's status as the statistics name it; "none" is a need named but not referred yet.
@@ -505,7 +558,8 @@ SPECS: dict[str, Spec] = {
         K_REGISTRATIONS,
         "Flow: how it ended",
         "Language",
-        sessions_by_flow,
+        None,
+        protected=sessions_by_flow,
     ),
 }
 
@@ -539,6 +593,11 @@ def merge_small_columns(
 def build(services: Services, key: str, period: Period) -> Figure:
     """The protected figure `key` for `period` (KeyError for an unknown key)."""
     spec = SPECS[key]
+    if spec.protected is not None:
+        table = spec.protected(services, period, spec.k)
+        return Figure(key, spec.title, spec.about, spec.row_title, spec.col_title, table)
+    if spec.build is None:
+        raise ValueError(f"figure {key!r} has neither a table nor a protected table")
     rows, cols, counts = spec.build(services, period)
     if spec.merge_columns and cols:
         cols, counts = merge_small_columns(cols, counts, spec.k)
