@@ -129,11 +129,19 @@ def test_a_case_worker_takes_a_registration_refers_a_need_and_marks_it_delivered
     assert submit(page, "#save-referral-clinic", f"/desk/returnees/{ref}/refer").status == 302
     expect(page.locator("#referral-clinic .referral-status")).to_have_text("Service delivered")
     expect(page.locator("#referral-clinic")).to_contain_text("Queen II Hospital clinic")
+    # Staying or visiting: not asked on USSD, asked on the call and recorded here.
+    expect(page.locator("#stay-form")).to_contain_text("ask on your call")
+    page.select_option("#stay-intent", "staying")
+    assert submit(page, "#save-stay", f"/desk/returnees/{ref}/stay").status == 302
+    expect(page.locator("main")).to_contain_text("Staying or visiting recorded.")
+    expect(page.locator("#answers")).to_contain_text("Back to stay")
+    expect(page.locator("#stay-intent")).to_have_value("staying")
     # The plan, agreed with the person.
     assert submit(page, "#plan-agreed-button", f"/desk/returnees/{ref}/plan").status == 302
     expect(page.locator("#plan-agreed")).to_contain_text("Reintegration plan agreed on")
     expect(page.locator("#timeline")).to_contain_text("Reintegration plan agreed")
     expect(page.locator("#timeline")).to_contain_text("Referred: clinic, delivered")
+    expect(page.locator("#timeline")).to_contain_text("Staying or visiting recorded from a call")
     page.goto("/desk/returnees?folder=mine")
     expect(page.locator(f"#reg-{ref}")).to_be_visible()
 

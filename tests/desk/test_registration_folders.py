@@ -32,6 +32,7 @@ from ussd_app.returnees import checkins
 from ussd_app.returnees.models import Registration
 from ussd_app.returnees.referrals import Referral
 from ussd_app.returnees.registrations import register_returnee
+from ussd_app.stats import figures
 
 
 @pytest.fixture
@@ -220,3 +221,45 @@ def test_the_folder_words_match_the_folder_conditions(
             assert (reg.ref in late) == queries.plan_overdue(reg, now), reg.created_at
             assert (reg.ref in due) == bool(queries.due_reasons(reg, [], now)), reg.created_at
     assert due and late and not due & late
+
+
+def test_the_holder_records_staying_or_visiting_from_a_call_and_the_statistics_count_it(
+    cases_app: Flask,  # noqa: F811
+    svc: Services,  # noqa: F811
+    people: dict[str, Staff],
+) -> None:
+    """The USSD registration no longer asks it (a screen fewer): the case worker asks on the
+    call and records it on the registration; the "Staying or visiting" figure counts it."""
+    ref = register(svc, stay_intent=None)
+    page = f"/desk/returnees/{ref}"
+    iom = client_for(cases_app, svc, people["iom"])
+    skill = client_for(cases_app, svc, people["skill"])
+    assert 'id="stay-form"' not in iom.get(page).get_data(as_text=True)  # not taken yet
+    post(iom, f"{page}/take", page)
+    text = iom.get(page).get_data(as_text=True)
+    assert 'id="stay-form"' in text and "ask on your call" in text
+    assert 'id="stay-form"' not in skill.get(page).get_data(as_text=True)  # not the holder
+
+    text = post(iom, f"{page}/stay", page, stay_intent="visiting")
+    assert "Staying or visiting recorded." in text
+    assert '<option value="visiting" selected>' in text
+    assert "Staying or visiting recorded from a call" in text  # the timeline
+    assert "Nothing changed" in post(iom, f"{page}/stay", page, stay_intent="visiting")
+    assert "Choose staying" in post(iom, f"{page}/stay", page, stay_intent="forever")
+    assert "cannot do that" in post(skill, f"{page}/stay", page, stay_intent="staying")
+    with svc.uow() as uow:
+        reg = uow.session.scalars(select(Registration).where(Registration.ref == ref)).one()
+        assert reg.stay_intent == "visiting"
+        events = uow.session.scalars(
+            select(CaseEvent).where(CaseEvent.action == "stay_recorded")
+        ).all()
+        assert [(e.partner_code, e.detail) for e in events] == [("iom-lesotho", "visiting")]
+    assert len(audit_rows(svc, "case.stay_recorded")) == 1
+
+    period = figures.Period.last_days(7, dt.datetime.now(dt.UTC))
+    raw = figures.SPECS["registrations-staying"].build
+    assert raw is not None
+    rows, _, counts = raw(svc, period)
+    assert counts[rows.index("Visiting")] == [1] and counts[rows.index("Back to stay")] == [0]
+    table = figures.build(svc, "registrations-staying", period).table
+    assert table.cells[table.row_labels.index("Visiting")] == (None,)  # one person: "<5"

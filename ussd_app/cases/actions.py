@@ -20,6 +20,7 @@ from ussd_app.cases import machine
 from ussd_app.cases.authority import Actor, Case
 from ussd_app.cases.machine import CaseAction, Result
 from ussd_app.cases.texts import alert_text, returnee_arranged_text, returnee_taken_text
+from ussd_app.codes import STAY_INTENT
 from ussd_app.container import Services
 from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.messaging import outbox
@@ -391,6 +392,29 @@ def agree_plan(
     else:
         result = machine.apply(services, uow, registration, CaseAction.PLAN_AGREED, actor)
     return _done(services, uow, registration, actor, result, "plan_agreed")
+
+
+def record_stay(
+    services: Services,
+    uow: UnitOfWork,
+    registration: Registration,
+    actor: Actor,
+    *,
+    stay_intent: str,
+) -> Result:
+    """Record whether the person came back to stay, is visiting, or is not sure yet (a code of
+    `codes.STAY_INTENT`), as they said on a call. Holder only, through the state machine (the
+    `stay_recorded` action sets `stay_intent`; the event keeps the code); the same answer again
+    changes nothing (NOT_NOW)."""
+    if stay_intent not in STAY_INTENT:
+        raise ValueError(f"unknown stay intent {stay_intent!r}")
+    if registration.stay_intent == stay_intent:
+        result = Result(machine.Outcome.NOT_NOW)
+    else:
+        result = machine.apply(
+            services, uow, registration, CaseAction.STAY_RECORDED, actor, detail=stay_intent
+        )
+    return _done(services, uow, registration, actor, result, "stay_recorded")
 
 
 def on_registration(

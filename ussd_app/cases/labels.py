@@ -52,6 +52,7 @@ EVENT_WORDS = {
     "escalated": "Escalated: not taken in time",
     "refused": "Refused: not allowed to act",
     "checked_in": "Check-in recorded from a call",
+    "stay_recorded": "Staying or visiting recorded from a call",
 }
 PURPOSE_WORDS = {
     "alert": "Alert",

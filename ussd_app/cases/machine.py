@@ -37,6 +37,9 @@ class CaseAction(enum.StrEnum):
     ESCALATED = "escalated"  # system: nobody took it in time
     REFUSED = "refused"  # someone without authority tried an action (detail says which)
     CHECKED_IN = "checked_in"  # a registration's follow-up check-in recorded from a call (desk)
+    # Whether the person came back to stay or is visiting, recorded from a call (desk): the USSD
+    # registration no longer asks it (a screen fewer), the programme still counts it.
+    STAY_RECORDED = "stay_recorded"
 
 
 class Outcome(enum.StrEnum):
@@ -98,6 +101,7 @@ REGISTRATION_RULES: dict[CaseAction, Rule] = {
     CaseAction.ESCALATED: Rule(frozenset({_N}), None, Who.SYSTEM),
     # The holder's case worker called and records the 90-day check-in (returnees.checkins).
     CaseAction.CHECKED_IN: Rule(frozenset({_T, _F, _X}), None, Who.HOLDER),
+    CaseAction.STAY_RECORDED: Rule(frozenset({_T, _F, _X}), None, Who.HOLDER),
 }
 
 # How a registration's follow-up ended (the desk's close form for registrations).
@@ -162,7 +166,15 @@ def apply(
         raise ValueError(f"unknown closing outcome {outcome!r}")
     if rule.target is not None:
         case.status = rule.target
-    _effects(case, action, actor, outcome=outcome, assignee_user_id=assignee_user_id, now=now)
+    _effects(
+        case,
+        action,
+        actor,
+        outcome=outcome,
+        assignee_user_id=assignee_user_id,
+        detail=detail,
+        now=now,
+    )
     if action is CaseAction.ALERTED:
         return Result(Outcome.DONE)  # the accepted outbox row is the record of it
     event = _event(
@@ -188,6 +200,7 @@ def _effects(
     *,
     outcome: str | None,
     assignee_user_id: int | None,
+    detail: str | None,
     now: dt.datetime,
 ) -> None:
     """What an action changes on the case besides its status."""
@@ -209,6 +222,8 @@ def _effects(
             case.acknowledged_at = case.acknowledged_at or now
     elif action is CaseAction.PLAN_AGREED and not isinstance(case, TraffickingReport):
         case.plan_agreed_on = now.date()
+    elif action is CaseAction.STAY_RECORDED and not isinstance(case, TraffickingReport):
+        case.stay_intent = detail
     elif action is CaseAction.REOPENED:
         case.outcome = None
         if isinstance(case, TraffickingReport):

@@ -154,6 +154,7 @@ class RegistrationView:
     plan_due: dt.date
     plan_overdue: bool
     plan_agreed_on: dt.date | None = None
+    stay_intent: str | None = None  # a code of codes.STAY_INTENT, for the desk's form
     walk_in: bool = False
     timeline: list[TimelineEntry] = field(default_factory=list)
 
@@ -450,6 +451,7 @@ def registration_view(
             plan_due=plan_due(r),
             plan_overdue=plan_overdue(r, now),
             plan_agreed_on=r.plan_agreed_on,
+            stay_intent=r.stay_intent,
             walk_in=r.channel == WALK_IN,
             timeline=timeline,
         )

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from ussd_app.cases import actions, labels
 from ussd_app.cases import registration_queries as queries
 from ussd_app.cases.machine import REGISTRATION_CLOSE_OUTCOMES, Result
-from ussd_app.codes import DISTRICTS, NEEDS
+from ussd_app.codes import DISTRICTS, NEEDS, STAY_INTENT
 from ussd_app.db import utcnow
 from ussd_app.desk import bp
 from ussd_app.desk.acting import act_and_show
@@ -114,6 +114,7 @@ def registration_detail(reference: str) -> Page:
         outcomes=REGISTRATION_CLOSE_OUTCOMES,
         health_given=health.services_given(services(), registration_id),
         check_in=checkins.check_in_view(services(), registration_id, utcnow()),
+        stay_choices=[(code, labels.STAY_WORDS[code]) for code in STAY_INTENT],
         answer_codes=CHECK_IN_CHOICES,
         may_see_number=holds and staff.can(Permission.REPORTER_NUMBER),
         reasons=NUMBER_REASONS,
@@ -170,6 +171,18 @@ def registration_refer(reference: str) -> Page:
 def registration_plan(reference: str) -> Page:
     """Record that the reintegration plan was agreed with the person today (holder only)."""
     return _act(reference, actions.agree_plan, "reg.plan_recorded")
+
+
+@bp.post("/returnees/<reference>/stay")
+@case_permission(Permission.CASES_ACT, record_type=RECORD)
+def registration_stay(reference: str) -> Page:
+    """Record, from a call, whether the person came back to stay or is visiting (holder only):
+    the USSD registration does not ask it."""
+    stay = request.form.get("stay_intent") or ""
+    if stay not in STAY_INTENT:
+        _flash(t("reg.stay_needed"))
+        return redirect(url_for("desk.registration_detail", reference=reference))
+    return _act(reference, actions.record_stay, "reg.stay_recorded", stay_intent=stay)
 
 
 @bp.post("/returnees/<reference>/close")

@@ -43,6 +43,13 @@ RETURNEE_EN: dict[str, str] = {
         " (which needs to be referred, to whom, next steps). Write the plan itself in a note."
     ),
     "reg.plan_recorded": "Reintegration plan recorded as agreed today.",
+    "reg.stay_label": "Staying or visiting",
+    "reg.stay_hint": (
+        "The USSD registration does not ask this: ask on your call, then record the answer."
+    ),
+    "reg.stay_save": "Record",
+    "reg.stay_needed": "Choose staying, visiting or not sure yet.",
+    "reg.stay_recorded": "Staying or visiting recorded.",
     "reg.due_hint": (
         "Due follow-ups: a plan due within 7 days, or a referral with no news for 14 days."
     ),
