@@ -29,10 +29,13 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from tests.integration.alerts_support import PARTNERS_FILE, drain
+from tests.integration.alerts_support import later as minutes_from_now
 from tests.standin import AtStandIn
 from ussd_app import create_app
 from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.cases.authority import may_see
+from ussd_app.cases.escalation import escalate_due
+from ussd_app.cases.models import CaseEvent
 from ussd_app.config import Settings
 from ussd_app.messaging.models import OutboundSms, SmsStatus
 from ussd_app.partners.importer import import_partners
@@ -372,3 +375,56 @@ def test_a_burst_of_status_guesses_is_looked_up_ten_times_and_answered_twenty(
     assert sum(b.startswith("No case") for b in bodies) == 10  # only 10 were looked up
     assert bodies[10:] == ["Too many checks from this number. Please try again later."] * 10
     assert hits("reference_checks") - before == 30
+
+
+def test_a_flood_whose_urgent_reports_nobody_takes_escalates_once_to_the_desk_supervisor(
+    make: Any, standin: AtStandIn
+) -> None:
+    """The reports of a possible flood do not escalate one SMS each (the desk had one batch
+    alert); when its urgent reports are still not taken after their window, the duty desk's
+    escalation contact gets ONE SMS for the flood, and each overdue report records its
+    escalation. Later sweeps, and more overdue reports of the same flood, send nothing more."""
+    container = make(report_limit="2 per hour")
+    services = container.services
+    answers = {
+        "danger_now": "yes",
+        "child_involved": "no",
+        "flags": ["F1"],
+        "place": "maseru_bridge",
+        "when_seen": "now",
+        "persons_count": "1",
+        "callback_consent": "no",
+    }
+    refs = [
+        submit_report(services, phone=FLOODER, language="en", answers=answers)[0] for _ in range(6)
+    ]
+    drain(container)
+    standin.clear()
+    supervisor = "+26659990003"  # the desk's escalation contact in partners.example.yaml
+
+    later = services.settings.p1_ack_minutes + 1
+    escalated = escalate_due(services, now=minutes_from_now(later))
+    drain(container)
+    assert set(escalated) == set(refs)  # the 2 under the limit and the 4 flagged
+    flood_sms = [m for m in standin.messages if "POSSIBLE FLOOD" in m.text]
+    assert [m.number for m in flood_sms] == [supervisor], standin.messages
+    assert flood_sms[0].text.startswith("ESCALATION POSSIBLE FLOOD: 4 urgent report(s)")
+    assert refs[2] in flood_sms[0].text and refs[-1] in flood_sms[0].text
+    # The two reports under the limit escalate one by one, as any report.
+    singles = [m for m in standin.messages if m.text.startswith("ESCALATION P1")]
+    assert {ref for ref in refs[:2] if any(ref in m.text for m in singles)} == set(refs[:2])
+    assert not any(ref in m.text for ref in refs[2:] for m in singles)
+    with services.uow() as uow:
+        events = uow.session.scalars(
+            select(CaseEvent.report_id).where(CaseEvent.action == "escalated")
+        ).all()
+        assert len(events) == 6  # each overdue report records its own escalation
+
+    # Another flagged report of the same flood, overdue later: no second flood escalation.
+    refs.append(submit_report(services, phone=FLOODER, language="en", answers=answers)[0])
+    drain(container)
+    standin.clear()
+    assert escalate_due(services, now=minutes_from_now(later)) == [refs[-1]]
+    assert escalate_due(services, now=minutes_from_now(later * 2)) == []
+    drain(container)
+    assert [m for m in standin.messages if m.text.startswith("ESCALATION")] == []

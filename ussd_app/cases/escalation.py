@@ -1,6 +1,11 @@
 """Escalation: a P1 not acknowledged within P1_ACK_MINUTES (default 15), or a P2 within
 P2_ACK_MINUTES (default 24 h), goes to each alerted partner's escalation contact and the national
 duty desk. Each report escalates once; the sweeper may look as often as it likes.
+
+The reports of a possible flood (cases/floods.py) alerted the duty desk once, as a batch; they
+escalate the same way: once per flood, one SMS to the desk's escalation contacts naming how many
+of its urgent reports nobody has taken, while each overdue report still records its own
+escalation (the state machine's once-per-level rule).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from sqlalchemy import select
 from ussd_app.cases import machine
 from ussd_app.cases.authority import SYSTEM
 from ussd_app.cases.machine import CaseAction
-from ussd_app.cases.texts import escalation_text
+from ussd_app.cases.texts import escalation_text, flood_escalation_text
 from ussd_app.container import Services
 from ussd_app.db import utcnow
 from ussd_app.messaging import outbox
@@ -45,19 +50,105 @@ def escalate_due(services: Services, now: dt.datetime | None = None) -> list[str
                 TraffickingReport.acknowledged_at.is_(None),
                 TraffickingReport.status != "closed",
                 TraffickingReport.priority.in_(("P1", "P2")),
-                # A possible flood told the duty desk once, as a batch (cases/floods.py): its
-                # reports do not escalate one SMS each (they show as overdue on the desk).
-                TraffickingReport.possible_flood.is_(False),
                 TraffickingReport.created_at
                 <= now - dt.timedelta(minutes=services.settings.p1_ack_minutes),
             )
             .order_by(TraffickingReport.id)
         ).all()
+        flood = set(
+            uow.session.scalars(
+                select(TraffickingReport.id).where(
+                    TraffickingReport.id.in_(candidates),
+                    TraffickingReport.possible_flood.is_(True),
+                )
+            )
+        )
+    batches: set[str] = set()
     for report_id in candidates:
+        if report_id in flood:
+            found = _escalate_in_flood(services, report_id, now)
+            if found is not None:
+                batches.add(found[0])
+                escalated.append(found[1])
+            continue
         ref = _escalate_one(services, report_id, now)
         if ref:
             escalated.append(ref)
+    for batch in sorted(batches):
+        _tell_desk_of_flood(services, batch, now)
     return escalated
+
+
+def _escalate_in_flood(
+    services: Services, report_id: int, now: dt.datetime
+) -> tuple[str, str] | None:
+    """Record the escalation of an overdue report of a possible flood (no SMS of its own);
+    (its flood batch, its reference) when this call escalated it."""
+    with services.uow() as uow:
+        report = uow.session.get(TraffickingReport, report_id)
+        if report is None or report.acknowledged_at is not None or report.flood_batch is None:
+            return None
+        window = ack_window(services, report.priority)
+        if window is None or report.created_at > now - window:
+            return None
+        escalated = machine.apply(
+            services, uow, report, CaseAction.ESCALATED, SYSTEM, level=1, now=now
+        )
+        if not escalated.done:
+            return None
+        batch, ref = report.flood_batch, report.ref
+        uow.commit()
+    return batch, ref
+
+
+def _tell_desk_of_flood(services: Services, batch: str, now: dt.datetime) -> None:
+    """One escalation SMS per flood to the duty desk's escalation contacts (staged once: its key
+    names the batch), about the batch's urgent reports still not taken."""
+    with services.uow() as uow:
+        overdue = [
+            r
+            for r in uow.session.scalars(
+                select(TraffickingReport)
+                .where(
+                    TraffickingReport.flood_batch == batch,
+                    TraffickingReport.acknowledged_at.is_(None),
+                    TraffickingReport.status != "closed",
+                    TraffickingReport.priority.in_(("P1", "P2")),
+                )
+                .order_by(TraffickingReport.id)
+            )
+            if (window := ack_window(services, r.priority)) and r.created_at <= now - window
+        ]
+        if not overdue:
+            return
+        minutes = min(
+            int(w.total_seconds() // 60) for r in overdue if (w := ack_window(services, r.priority))
+        )
+        body = flood_escalation_text(len(overdue), minutes, overdue[0].ref, overdue[-1].ref)
+        # The desk had the batch alert: its escalation contact (supervisor) is told; a desk
+        # without one, its first phone on duty again.
+        directory = load_directory(uow.session)
+        desk = directory.national_desk
+        targets = escalation_targets(desk.code, directory) if desk is not None else []
+        staged = 0
+        for target in targets or escalation_targets("", directory):
+            row = outbox.stage(
+                uow,
+                services,
+                to=target.phone,
+                body=body,
+                purpose=SmsPurpose.ESCALATION,
+                key=f"escalation:flood:{batch}:1:{target.partner_code}:{target.contact_id}",
+                partner_code=target.partner_code,
+                contact_id=target.contact_id,
+                detail="brief",
+            )
+            staged += row is not None
+        uow.commit()
+    if staged:
+        log.warning(
+            "possible flood escalated to the duty desk: %s report(s) not taken", len(overdue)
+        )
 
 
 def _escalate_one(services: Services, report_id: int, now: dt.datetime) -> str | None:

@@ -115,6 +115,13 @@ def flood_text(count: int, limit: str, first_ref: str, last_ref: str, *, update:
     return _checked(text)
 
 
+def flood_escalation_text(count: int, minutes: int, first_ref: str, last_ref: str) -> str:
+    """To the duty desk's escalation contacts, once per flood, when its urgent reports are not
+    taken in time (never one escalation SMS per report of a flood)."""
+    values = {"count": str(count), "minutes": str(minutes), "ref": first_ref, "last": last_ref}
+    return _checked(_t("alerts", "flood_escalation", **values))
+
+
 # -- texts to the public: neutral words only ---------------------------------------------------
 
 

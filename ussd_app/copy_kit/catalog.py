@@ -247,6 +247,7 @@ def _sms_messages_in(
         add("escalation", ["alerts:escalation"], ["alerts:incomplete"])
         add("possible flood", ["alerts:flood"])  # to the duty desk (cases/floods.py)
         add("possible flood update", ["alerts:flood_update"])
+        add("possible flood escalation", ["alerts:flood_escalation"])  # cases/escalation.py
     return out
 
 
