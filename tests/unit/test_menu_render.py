@@ -55,6 +55,13 @@ class TestFooter:
         body = page("main", back=render.shows_back(menu(), menu().screens["main"], 0, True))
         assert body.splitlines()[-1] == "5 Language"
 
+    def test_the_language_screen_has_neither_back_nor_home(self) -> None:
+        screen = menu().language_screen
+        back = render.shows_back(menu(), menu().screens[screen], 0, True)
+        for lang in ("st", "en"):
+            lines = page(screen, lang=lang, back=back).splitlines()
+            assert not any(line.startswith(("0 ", "00 ")) for line in lines), lines
+
     def test_other_screens_get_back_and_home_in_session_language(self) -> None:
         assert page("register", lang="st", back=True).splitlines()[-2:] == ["0 Morao", "00 Qalo"]
 

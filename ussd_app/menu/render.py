@@ -83,7 +83,9 @@ def _compose(
         nav = menu.navigation
         lines += [nav["more"][lang]] if more else []
         lines += [nav["back"][lang]] if back else []
-        lines += [nav["home"][lang]] if screen.id != menu.start else []
+        # No "00" on the menu itself, nor on the language choice: a first caller has no menu to
+        # go back to yet, and the line would be in a language they have not chosen.
+        lines += [nav["home"][lang]] if screen.id not in (menu.start, menu.language_screen) else []
     return "\n".join(lines)
 
 
