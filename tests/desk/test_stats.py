@@ -105,6 +105,12 @@ def test_registration_figures_use_k_5_and_add_up(svc: Services) -> None:
     shown = dict(zip(needs.row_labels, (row[0] for row in needs.cells), strict=True))
     for code, words in labels.NEED_SHORT.items():
         assert shown[words] is None or shown[words] == expected[code]
+    # The needs figure is the referral table's row totals as that table protected them: a need
+    # hidden on one page is hidden on the other, so neither page's total gives it away.
+    referrals = figures.build(svc, "registrations-referrals", period()).table
+    assert needs.row_labels == referrals.row_labels
+    assert [row[0] for row in needs.cells] == list(referrals.row_totals)
+    assert needs.total == referrals.total and needs.col_totals == (referrals.total,)
 
 
 def test_every_figure_builds_and_charts_stay_small(svc: Services) -> None:

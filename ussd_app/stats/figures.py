@@ -239,13 +239,19 @@ def registrations_entry(
     return _one_way(values, [p.name for p in BORDER_POSTS.values()] + [NOT_GIVEN])
 
 
-def registrations_needs(
-    services: Services, period: Period
-) -> tuple[list[str], list[str], list[list[int]]]:
-    values = [
-        labels.NEED_SHORT.get(n, n) for r in _registrations(services, period) for n in r.needs or []
-    ]
-    return _one_way(values, [labels.NEED_SHORT[n] for n in NEEDS])
+def registrations_needs(services: Services, period: Period, k: int) -> ProtectedTable:
+    """Needs of the returnees who registered in the period: the row totals of the referral
+    outcomes table, as it was protected (`referrals_table`). Its rows add up to the same
+    counts, so a needs figure protected by itself would let one page's shown total give away
+    the need the other hides. A need counts once per registration, named on USSD or referred by
+    a case worker."""
+    table = referrals_table(services, period, k)
+    return replace(
+        table,
+        col_labels=("Count",),
+        cells=tuple((total,) for total in table.row_totals),
+        col_totals=(table.total,),
+    )
 
 
 def sms_by_day(services: Services, period: Period) -> tuple[list[str], list[str], list[list[int]]]:
@@ -409,6 +415,13 @@ REFERRAL_WORDS = {
 }
 
 
+def referrals_table(services: Services, period: Period, k: int) -> ProtectedTable:
+    """The referral outcomes per need, protected once for both pages that show them (this
+    figure and, through its row totals, the needs figure)."""
+    rows, cols, counts = registrations_referrals(services, period)
+    return protect(counts, k, rows, cols)
+
+
 def registrations_referrals(
     services: Services, period: Period
 ) -> tuple[list[str], list[str], list[list[int]]]:
@@ -534,7 +547,8 @@ SPECS: dict[str, Spec] = {
         K_REGISTRATIONS,
         "Need",
         "",
-        registrations_needs,
+        None,
+        protected=registrations_needs,
     ),
     "registrations-referrals": Spec(
         "Referral outcomes per need (where each referral has got to)",
@@ -542,7 +556,8 @@ SPECS: dict[str, Spec] = {
         K_REGISTRATIONS,
         "Need",
         "Outcome",
-        registrations_referrals,
+        None,
+        protected=referrals_table,
     ),
     "sms-alerts": Spec(
         "SMS alerts per day: sent, delivered, failed, rerouted",
