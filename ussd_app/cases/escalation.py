@@ -20,7 +20,7 @@ from ussd_app.cases.authority import SYSTEM
 from ussd_app.cases.machine import CaseAction
 from ussd_app.cases.texts import escalation_text, flood_escalation_text
 from ussd_app.container import Services
-from ussd_app.db import utcnow
+from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.messaging import outbox
 from ussd_app.messaging.models import OutboundSms, SmsPurpose
 from ussd_app.partners.routing import escalation_targets, facts_from_report
@@ -85,20 +85,28 @@ def _escalate_in_flood(
     """Record the escalation of an overdue report of a possible flood (no SMS of its own);
     (its flood batch, its reference) when this call escalated it."""
     with services.uow() as uow:
-        report = uow.session.get(TraffickingReport, report_id)
-        if report is None or report.acknowledged_at is not None or report.flood_batch is None:
+        found = _mark_escalated(services, uow, report_id, now)
+        if found is None or found[0].flood_batch is None:
             return None
-        window = ack_window(services, report.priority)
-        if window is None or report.created_at > now - window:
-            return None
-        escalated = machine.apply(
-            services, uow, report, CaseAction.ESCALATED, SYSTEM, level=1, now=now
-        )
-        if not escalated.done:
-            return None
-        batch, ref = report.flood_batch, report.ref
+        batch, ref = found[0].flood_batch, found[0].ref
         uow.commit()
     return batch, ref
+
+
+def _mark_escalated(
+    services: Services, uow: UnitOfWork, report_id: int, now: dt.datetime
+) -> tuple[TraffickingReport, dt.timedelta] | None:
+    """Record, in `uow`, the escalation of the report if it is still not taken after its
+    window (the state machine's once-per-level rule: None when it escalated already, or was
+    taken meanwhile); the report and its window."""
+    report = uow.session.get(TraffickingReport, report_id)
+    if report is None or report.acknowledged_at is not None:
+        return None
+    window = ack_window(services, report.priority)
+    if window is None or report.created_at > now - window:
+        return None
+    escalated = machine.apply(services, uow, report, CaseAction.ESCALATED, SYSTEM, level=1, now=now)
+    return (report, window) if escalated.done else None
 
 
 def _tell_desk_of_flood(services: Services, batch: str, now: dt.datetime) -> None:
@@ -153,17 +161,10 @@ def _tell_desk_of_flood(services: Services, batch: str, now: dt.datetime) -> Non
 
 def _escalate_one(services: Services, report_id: int, now: dt.datetime) -> str | None:
     with services.uow() as uow:
-        report = uow.session.get(TraffickingReport, report_id)
-        if report is None or report.acknowledged_at is not None:
-            return None
-        window = ack_window(services, report.priority)
-        if window is None or report.created_at > now - window:
-            return None
-        escalated = machine.apply(
-            services, uow, report, CaseAction.ESCALATED, SYSTEM, level=1, now=now
-        )
-        if not escalated.done:
-            return None  # escalated already, or taken meanwhile
+        found = _mark_escalated(services, uow, report_id, now)
+        if found is None:
+            return None  # not due, escalated already, or taken meanwhile
+        report, window = found
         directory = load_directory(uow.session)
         partners = sorted(
             {
