@@ -102,7 +102,8 @@ def test_an_sms_chooser_has_no_desk_form_and_a_young_registration_is_not_due(
 
 
 def test_the_check_in_tables_protect_small_counts(svc: Services) -> None:  # noqa: F811
-    """Six answered check-ins: the answers table hides every cell under 5, and its totals."""
+    """Six answered check-ins: the answers table hides every cell under 5 and a complement for
+    each from the answers; its totals (6 answered) agree with the check-ins figure's."""
     for n in range(6):
         phone = f"+2665844{n:04d}"
         from ussd_app.returnees.registrations import register_returnee
@@ -138,3 +139,9 @@ def test_the_check_in_tables_protect_small_counts(svc: Services) -> None:  # noq
     assert by_row["A place to live"][0] is None  # ...and so is its complement in the row
     for label, cells in by_row.items():  # whatever is shown is the true count
         assert all(v is None or v == t for v, t in zip(cells, truth[label], strict=True))
+    # Every question's total is the number answered, which the check-ins figure shows as its
+    # "Answered" total: the two pages agree (shown on both, or hidden on both).
+    answered = status.table.col_totals[status.table.col_labels.index("Answered")]
+    assert answered == 6
+    assert answers.table.row_totals == (answered,) * len(answers.table.row_labels)
+    assert answers.table.total == answered * len(answers.table.row_labels)

@@ -229,6 +229,48 @@ def test_a_group_subtotal_protects_the_rows_it_adds_up() -> None:
         protect(counts, K_REGISTRATIONS, groups=[("bad", [7])])
 
 
+# -- totals another page decides: shown there (known here) or hidden there ---------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables, st.sampled_from([K_TRAFFICKING, K_REGISTRATIONS]))
+def test_totals_shown_or_hidden_elsewhere_stay_so_and_give_nothing_away(
+    counts: list[list[int]], k: int
+) -> None:
+    truth = full_grid(counts)
+    rows, cols = len(counts), len(counts[0])
+    margins = [(r, cols) for r in range(rows)] + [(rows, cols)]
+    if all(truth[r][c] == 0 or truth[r][c] >= k for r, c in margins):
+        # Never refused for a table whose known totals are all 0 or at least k: the body always
+        # holds a complement (a refusal would break the page that needs it).
+        table = protect(counts, k, known=margins)
+        shown = grid_of(table)
+        assert all(shown[r][c] == truth[r][c] for r, c in margins)  # never hidden here
+    else:
+        table = protect(counts, k, hidden_elsewhere=margins)
+        shown = grid_of(table)
+        assert all(shown[r][c] is None for r, c in margins)  # hidden here too
+    hidden = {(r, c) for r, row in enumerate(shown) for c, v in enumerate(row) if v is None}
+    for r, row in enumerate(shown):
+        for c, value in enumerate(row):
+            assert value is None or value == truth[r][c]
+            assert value is None or value == 0 or value >= k
+    for line in lines(len(truth), len(truth[0])):
+        assert len([cell for cell in line if cell in hidden]) != 1
+    assert fixed_mod_p(truth, hidden) == set()
+
+
+def test_a_known_total_gets_its_complement_from_the_body() -> None:
+    # Check-in answers per question (rows) whose totals the check-ins page shows (23 each).
+    counts = [[3, 20, 0], [12, 11, 0], [18, 5, 0]]
+    margins = [(r, 3) for r in range(3)] + [(3, 3)]
+    table = protect(counts, K_REGISTRATIONS, known=margins)
+    assert table.row_totals == (23, 23, 23) and table.total == 69
+    assert table.cells[0][0] is None and table.cells[0][1] is None  # the 3 and its complement
+    with pytest.raises(ValueError, match="under k"):
+        protect([[3, 0]], K_REGISTRATIONS, known=[(0, 2)])
+
+
 def test_a_small_district_is_hidden_with_a_complement() -> None:
     # Reports by district (rows) and priority (columns).
     table = protect([[40, 12, 30], [3, 20, 25], [15, 18, 22]], K_TRAFFICKING)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -78,12 +78,20 @@ def protect(
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
     groups: Sequence[tuple[str, Sequence[int]]] = (),
+    *,
+    known: Iterable[Cell] = (),
+    hidden_elsewhere: Iterable[Cell] = (),
 ) -> ProtectedTable:
     """Protect a table of counts (rows x columns) and its row, column and grand totals.
 
     `groups` names subtotals that are shown too (label, the body rows it adds up), e.g. the
     screens of one USSD flow, whose sum another page shows: they are protected in the same
-    system, so no page can give away what another hides."""
+    system, so no page can give away what another hides.
+
+    `known` and `hidden_elsewhere` are cells (grid coordinates: a row's total is column
+    `len(counts[0])`, the totals row is `len(counts) + len(groups)`) whose value another page
+    decides: shown there (so never hidden here; ValueError if no other cell can protect what
+    they would give away) or hidden there (so hidden here too)."""
     rows = len(counts)
     cols = len(counts[0]) if rows else 0
     if any(len(r) != cols for r in counts):
@@ -97,12 +105,18 @@ def protect(
         raise ValueError("a group names a row the table does not have")
     grid = _with_margins(counts, members)
     all_lines = lines(len(grid), len(grid[0]), members)
+    pinned = frozenset(known)
+    if any(not (0 <= r < len(grid) and 0 <= c < len(grid[0])) for r, c in pinned):
+        raise ValueError("a known cell is outside the table")
+    if any(0 < grid[r][c] < k for r, c in pinned):
+        raise ValueError("a cell shown elsewhere is under k: that page should hide it")
     hidden = {
         (r, c) for r, line in enumerate(grid) for c, value in enumerate(line) if 0 < value < k
     }
+    hidden |= set(hidden_elsewhere) - pinned
     while True:
-        added = _complete_lines(grid, hidden, k, all_lines) or _break_bridges(
-            grid, hidden, all_lines
+        added = _complete_lines(grid, hidden, k, all_lines, pinned) or _break_bridges(
+            grid, hidden, all_lines, pinned
         )
         if not added:
             break
@@ -186,7 +200,11 @@ def lines(rows: int, cols: int, groups: Sequence[Sequence[int]] = ()) -> list[li
 
 
 def _complete_lines(
-    grid: list[list[int]], hidden: set[Cell], k: int, all_lines: list[list[Cell]]
+    grid: list[list[int]],
+    hidden: set[Cell],
+    k: int,
+    all_lines: list[list[Cell]],
+    pinned: frozenset[Cell] = frozenset(),
 ) -> bool:
     """Hide one more cell in the first line that gives a hidden value away by itself.
 
@@ -203,8 +221,10 @@ def _complete_lines(
         hidden_sum = sum(grid[r][c] for r, c in in_line if (r, c) != total)
         if len(in_line) >= 2 and (total in hidden or hidden_sum >= k):
             continue
-        candidates = [cell for cell in line if cell not in hidden]
+        candidates = [cell for cell in line if cell not in hidden and cell not in pinned]
         if not candidates:
+            if any(cell in pinned and cell not in hidden for cell in line):
+                raise ValueError("a hidden cell would follow from a total another page shows")
             continue
         hidden.add(_least_telling(grid, candidates))
         return True
@@ -256,21 +276,29 @@ def determined(
     return out
 
 
-def _break_bridges(grid: list[list[int]], hidden: set[Cell], all_lines: list[list[Cell]]) -> bool:
+def _break_bridges(
+    grid: list[list[int]],
+    hidden: set[Cell],
+    all_lines: list[list[Cell]],
+    pinned: frozenset[Cell] = frozenset(),
+) -> bool:
     """Hide one more cell beside the first hidden cell that the shown totals still fix."""
     fixed = determined(grid, hidden, all_lines)
     if not fixed:
         return False
     rows, cols = len(grid), len(grid[0])
     target = min(fixed)
+    free = {(i, j) for i in range(rows) for j in range(cols)} - hidden - pinned
     candidates = sorted(
-        {cell for line in all_lines if target in line for cell in line if cell not in hidden},
+        {cell for line in all_lines if target in line for cell in line if cell in free},
         key=lambda rc: _telling(grid, rc),
     )
     if not candidates:
         # Everything around it is hidden already; hide anything left (ends with all hidden).
-        candidates = [(i, j) for i in range(rows) for j in range(cols) if (i, j) not in hidden]
+        candidates = sorted(free)
         if not candidates:
+            if pinned:
+                raise ValueError("a hidden cell would follow from totals another page shows")
             return False
     # The least telling cell whose hiding frees the fixed one, if one does by itself (fewer
     # cells end hidden than by hiding the smallest neighbour and trying again).

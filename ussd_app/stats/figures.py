@@ -877,6 +877,20 @@ def registrations_check_in_answers(
     return rows, cols, _crosstab(pairs, rows, cols)
 
 
+def check_in_answers_table(services: Services, period: Period, k: int) -> ProtectedTable:
+    """The answers table, protected consistently with the check-ins figure: each question's
+    row total (and so the grand total) is the number of check-ins answered, which that figure
+    shows as its "Answered" total. Known here when it shows it (so never hidden here, the
+    complements come from the answers), hidden here when it hides it."""
+    rows, cols, counts = registrations_check_in_answers(services, period)
+    check_ins = build(services, "registrations-check-ins", period).table
+    answered = check_ins.col_totals[check_ins.col_labels.index("Answered")]
+    margins = [(r, len(cols)) for r in range(len(rows))] + [(len(rows), len(cols))]
+    if answered is None:
+        return protect(counts, k, rows, cols, hidden_elsewhere=margins)
+    return protect(counts, k, rows, cols, known=margins)
+
+
 SPECS["registrations-check-ins"] = Spec(
     "90-day check-ins: how they were asked and how they went",
     "check-ins of registrations",
@@ -891,5 +905,6 @@ SPECS["registrations-check-in-answers"] = Spec(
     K_REGISTRATIONS,
     "Question",
     "Answer",
-    registrations_check_in_answers,
+    None,
+    protected=check_in_answers_table,
 )
