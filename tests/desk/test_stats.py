@@ -113,6 +113,20 @@ def test_registration_figures_use_k_5_and_add_up(svc: Services) -> None:
     assert needs.total == referrals.total and needs.col_totals == (referrals.total,)
 
 
+def test_incomplete_reports_and_reports_by_post_agree_on_reports_per_priority(
+    svc: Services,
+) -> None:
+    """Every report is at a post or "not at a border post": the by-post figure's totals per
+    priority are the incomplete figure's row totals, shown on both pages or hidden on both."""
+    by_post = figures.build(svc, "reports-by-post", period()).table
+    incomplete = figures.build(svc, "reports-incomplete", period()).table
+    assert incomplete.row_labels == by_post.col_labels == ("P1", "P2", "P3")
+    assert incomplete.row_totals == by_post.col_totals
+    assert incomplete.total == by_post.total == 100
+    for row in incomplete.cells:
+        assert all(v is None or v == 0 or v >= 11 for v in row)
+
+
 def test_every_figure_builds_and_charts_stay_small(svc: Services) -> None:
     built: list[figures.Figure | figures.TimesFigure] = [
         *(figures.build(svc, key, period()) for key in figures.SPECS),

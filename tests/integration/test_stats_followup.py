@@ -283,3 +283,55 @@ def test_the_drop_off_map_and_the_sessions_figure_hide_together(services: Servic
     assert together[None].total == table.group(dropoff.ABANDONED_ALL)[1]
     for shown in together.values():
         assert all(v is None or v == 0 or v >= 5 for v in shown.counts.values())
+
+
+def test_escalations_count_urgent_reports_not_taken_in_time_and_what_happened_since(
+    services: Services,
+) -> None:
+    """25 P1 reports nobody took in time and 11 P2 ones; 13 of the P1s taken since."""
+    from ussd_app.cases.escalation import escalate_due
+    from ussd_app.reports.intake import submit_report
+    from ussd_app.reports.models import TraffickingReport
+
+    urgent = {"danger_now": "yes", "child_involved": "no", "place": "maseru_bridge"}
+    later = {
+        "danger_now": "no",
+        "child_involved": "no",
+        "place": "maseru_bridge",
+        "when_seen": "today",
+    }
+    refs = [
+        submit_report(services, phone=f"+26658{i:06d}", language="en", answers=urgent)[0]
+        for i in range(25)
+    ]
+    refs += [
+        submit_report(services, phone=f"+26657{i:06d}", language="en", answers=later)[0]
+        for i in range(11)
+    ]
+    submit_report(services, phone="+26656000001", language="en", answers=urgent)  # taken in time
+    with services.uow() as uow:
+        last = uow.session.scalars(
+            select(TraffickingReport).order_by(TraffickingReport.id.desc())
+        ).first()
+        assert last is not None
+        last.acknowledged_at = utcnow()
+        uow.commit()
+    escalated = escalate_due(services, now=utcnow() + dt.timedelta(days=2))
+    assert sorted(escalated) == sorted(refs)
+    with services.uow() as uow:
+        for report in uow.session.scalars(
+            select(TraffickingReport).where(TraffickingReport.ref.in_(refs[:13]))
+        ):
+            report.acknowledged_at = utcnow()
+        uow.commit()
+
+    end = figures.Period(NOW - dt.timedelta(days=1), utcnow() + dt.timedelta(minutes=1))
+    table = figures.build(services, "reports-escalations", end).table
+    assert table.k == 11
+    assert table.row_labels == ("P1", "P2")
+    assert table.col_labels == ("Taken since", "Not taken yet")
+    assert table.cells == ((13, 12), (0, 11))  # every count at least 11 (or 0): all shown
+    assert table.row_totals == (25, 11) and table.total == 36
+    # Reports made before the period are not counted.
+    after = figures.Period(utcnow() + dt.timedelta(seconds=1), utcnow() + dt.timedelta(days=1))
+    assert figures.build(services, "reports-escalations", after).table.total == 0

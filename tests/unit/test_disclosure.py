@@ -123,7 +123,7 @@ def test_no_hidden_cell_follows_from_the_shown_totals(counts: list[list[int]], k
         in_line = [cell for cell in line if cell in hidden]
         assert len(in_line) != 1, f"line {line} hides exactly one cell"
     # Any combination of the shown totals (exact linear algebra), checked twice: by the
-    # module's own rational arithmetic and by an independent elimination modulo a prime.
+    # module's own exact integer elimination and by an independent elimination modulo a prime.
     assert determined(truth, hidden) == set()
     assert fixed_mod_p(truth, hidden) == set()
     # Bounds: where a line's total is shown, what it hides adds up to at least k.

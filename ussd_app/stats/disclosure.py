@@ -12,7 +12,7 @@ offices do) until no hidden value can be worked out from what is shown:
    hides adds up to at least k (so bounds give no exact answer either);
 3. complementary, exactly: no hidden cell is fixed by the linear system of every displayed
    total (a hidden cell that is a "bridge" between two groups of hidden cells would be); checked
-   with exact rational arithmetic, adding a suppression until none is.
+   with exact integer arithmetic, adding a suppression until none is.
 
 Tables are small (districts x weeks), so the exact check is cheap. `protect` returns the table
 with each cell either its value or `None` (hidden), and `render` turns that into text.
@@ -27,7 +27,6 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 K_TRAFFICKING = 11
 K_REGISTRATIONS = 5
@@ -254,10 +253,10 @@ def determined(
     if not unknowns:
         return set()
     index = {cell: i for i, cell in enumerate(unknowns)}
-    equations: list[list[Fraction]] = []
+    equations: list[list[int]] = []
     for line in all_lines:
         *parts, total = line
-        coeffs = [Fraction(0)] * len(unknowns)
+        coeffs = [0] * len(unknowns)
         for cell in parts:
             if cell in index:
                 coeffs[index[cell]] += 1
@@ -265,14 +264,15 @@ def determined(
             coeffs[index[total]] -= 1
         if any(coeffs):
             equations.append(coeffs)
-    basis = _row_reduce(equations)
-    rank = len(basis)
+    # A hidden cell is fixed when its unit vector lies in the row space of the equations. In
+    # reduced row echelon form that is exactly when some row IS that unit vector (a vector in
+    # the row space is the sum of the rows weighted by its own entries in the pivot columns),
+    # so one reduction answers for every cell.
     out = set()
-    for cell, i in index.items():
-        unit = [Fraction(0)] * len(unknowns)
-        unit[i] = Fraction(1)
-        if len(_row_reduce([*basis, unit])) == rank:
-            out.add(cell)
+    for row in _row_reduce(equations):
+        nonzero = [i for i, value in enumerate(row) if value != 0]
+        if len(nonzero) == 1:
+            out.add(unknowns[nonzero[0]])
     return out
 
 
@@ -310,9 +310,12 @@ def _break_bridges(
     return True
 
 
-def _row_reduce(matrix: list[list[Fraction]]) -> list[list[Fraction]]:
-    """The non-zero rows of `matrix` in reduced row echelon form (exact)."""
-    rows = [list(r) for r in matrix]
+def _row_reduce(matrix: list[list[int]]) -> list[list[int]]:
+    """The non-zero rows of `matrix` in reduced row echelon form up to a factor per row, in
+    exact integer arithmetic (fraction-free elimination, each row divided by the gcd of its
+    entries): every pivot column is zero outside its own row. Integers, not Fractions: the
+    coefficients are small, and this runs for every candidate cell of every suppression step."""
+    rows = [list(r) for r in matrix if any(r)]
     if not rows:
         return []
     width = len(rows[0])
@@ -322,12 +325,14 @@ def _row_reduce(matrix: list[list[Fraction]]) -> list[list[Fraction]]:
         if pivot is None:
             continue
         rows[pivot_row], rows[pivot] = rows[pivot], rows[pivot_row]
-        lead = rows[pivot_row][col]
-        rows[pivot_row] = [v / lead for v in rows[pivot_row]]
+        lead_row = rows[pivot_row]
+        lead = lead_row[col]
         for i in range(len(rows)):
-            if i != pivot_row and rows[i][col] != 0:
-                factor = rows[i][col]
-                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[pivot_row], strict=True)]
+            factor = rows[i][col]
+            if i != pivot_row and factor != 0:
+                row = [a * lead - factor * b for a, b in zip(rows[i], lead_row, strict=True)]
+                divisor = math.gcd(*row)
+                rows[i] = [v // divisor for v in row] if divisor > 1 else row
         pivot_row += 1
         if pivot_row == len(rows):
             break

@@ -205,6 +205,46 @@ def reports_incomplete(
     return rows, cols, _crosstab(pairs, rows, cols)
 
 
+def incomplete_table(services: Services, period: Period, k: int) -> ProtectedTable:
+    """The incomplete reports per priority, protected consistently with the reports-by-post
+    figure: each priority's row total is that figure's column total for the priority (every
+    report is at a post or "not at a border post"), and the grand totals are the same. Shown
+    there: known here (the complements come from this table's cells); hidden there: hidden here.
+    """
+    rows, cols, counts = reports_incomplete(services, period)
+    by_post = build(services, "reports-by-post", period).table
+    shown_there = {label: by_post.col_totals[i] for i, label in enumerate(by_post.col_labels)}
+    known: list[tuple[int, int]] = []
+    hidden: list[tuple[int, int]] = []
+    for r, label in enumerate(rows):
+        (known if shown_there.get(label) is not None else hidden).append((r, len(cols)))
+    (known if by_post.total is not None else hidden).append((len(rows), len(cols)))
+    return protect(counts, k, rows, cols, known=known, hidden_elsewhere=hidden)
+
+
+def reports_escalations(
+    services: Services, period: Period
+) -> tuple[list[str], list[str], list[list[int]]]:
+    """Reports made in the period that escalated (no partner took them within P1_ACK_MINUTES or
+    P2_ACK_MINUTES, so supervisors and the duty desk were told again), by priority and whether
+    a partner has taken them since."""
+    with services.uow() as uow:
+        escalated = select(CaseEvent.report_id).where(
+            CaseEvent.action == "escalated", CaseEvent.report_id.is_not(None)
+        )
+        found = uow.session.execute(
+            select(TraffickingReport.priority, TraffickingReport.acknowledged_at).where(
+                TraffickingReport.created_at >= period.since,
+                TraffickingReport.created_at < period.until,
+                TraffickingReport.id.in_(escalated),
+            )
+        ).all()
+    rows = ["P1", "P2"]
+    cols = ["Taken since", "Not taken yet"]
+    pairs = [(str(p), cols[0] if acked is not None else cols[1]) for p, acked in found]
+    return rows, cols, _crosstab(pairs, rows, cols)
+
+
 def registrations_by_week(
     services: Services, period: Period
 ) -> tuple[list[str], list[str], list[list[int]]]:
@@ -498,7 +538,16 @@ SPECS: dict[str, Spec] = {
         K_TRAFFICKING,
         "Priority",
         "",
-        reports_incomplete,
+        None,
+        protected=incomplete_table,
+    ),
+    "reports-escalations": Spec(
+        "Escalations: urgent reports not taken in time, by priority and what happened since",
+        "trafficking reports",
+        K_TRAFFICKING,
+        "Priority",
+        "Since the escalation",
+        reports_escalations,
     ),
     "registrations-by-week": Spec(
         "Registrations per week, by home district",
