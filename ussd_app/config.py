@@ -161,6 +161,10 @@ class Settings:
     embedded_worker: bool = True  # run an RQ worker thread inside `ussd-app serve`
     p1_ack_minutes: int = 15
     p2_ack_minutes: int = 24 * 60
+    # Disclosure control (issue 11): a statistic's cell under k is hidden. k for anything derived
+    # from trafficking reports (the CTDC's 11) and for registrations and USSD sessions (5).
+    stats_k_reports: int = 11
+    stats_k_registrations: int = 5
     # A registration no partner has taken is notified once more after this long (issue 10).
     registration_renotify_hours: int = 72
     sweep_interval_s: int = 60
@@ -302,6 +306,8 @@ class Settings:
             "P1_ACK_MINUTES": "p1_ack_minutes",
             "P2_ACK_MINUTES": "p2_ack_minutes",
             "REGISTRATION_RENOTIFY_HOURS": "registration_renotify_hours",
+            "STATS_K_REPORTS": "stats_k_reports",
+            "STATS_K_REGISTRATIONS": "stats_k_registrations",
             "SWEEP_INTERVAL_S": "sweep_interval_s",
             "GATEWAY_TRUSTED_PROXIES": "gateway_trusted_proxies",
             "DESK_IDLE_TIMEOUT_S": "desk_idle_timeout_s",
@@ -353,6 +359,11 @@ class Settings:
             )
         if not 60 <= self.screen_budget <= 182:
             raise ConfigError("SCREEN_BUDGET must be between 60 and 182 characters")
+        if not (2 <= self.stats_k_registrations <= self.stats_k_reports <= 100):
+            raise ConfigError(
+                "STATS_K_REGISTRATIONS and STATS_K_REPORTS must be 2..100, the reports' k at least"
+                " the registrations'"
+            )
         if self.log_format and self.log_format not in LOG_FORMATS:
             raise ConfigError(f"LOG_FORMAT must be json or console, got {self.log_format!r}")
         for network in self.gateway_allowed_ips:

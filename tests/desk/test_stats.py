@@ -5,6 +5,7 @@ downloads are audited, and case URLs answer 404 to an analyst."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import statistics
 import xml.etree.ElementTree as ET
@@ -125,6 +126,27 @@ def test_incomplete_reports_and_reports_by_post_agree_on_reports_per_priority(
     assert incomplete.total == by_post.total == 100
     for row in incomplete.cells:
         assert all(v is None or v == 0 or v >= 11 for v in row)
+
+
+def test_k_is_configurable_for_reports_and_for_registrations(svc: Services) -> None:
+    """STATS_K_REPORTS and STATS_K_REGISTRATIONS decide every figure's k, the map's and the
+    HTCDS export's (defaults 11 and 5)."""
+    from ussd_app.stats import htcds
+
+    stricter = dataclasses.replace(
+        svc, settings=dataclasses.replace(svc.settings, stats_k_reports=20, stats_k_registrations=8)
+    )
+    for key, spec in figures.SPECS.items():
+        table = figures.build(stricter, key, period()).table
+        assert table.k == (20 if spec.k == figures.K_TRAFFICKING else 8), key
+        values = [v for row in table.cells for v in row] + [*table.row_totals, table.total]
+        assert all(v is None or v == 0 or v >= table.k for v in values), key
+    assert figures.build_times(stricter, "reports-ack-times", period()).table.k == 20
+    assert figures.build(svc, "reports-by-month", period()).k == 11  # the defaults
+    rows = htcds.load_rows(stricter, period().since, period().until)
+    export = htcds.build(rows, stricter.settings.stats_k_reports)
+    combos = Counter(tuple(r[f] for f in htcds.QUASI_IDENTIFIERS) for r in export.rows)
+    assert all(n >= 20 for n in combos.values())
 
 
 def test_every_figure_builds_and_charts_stay_small(svc: Services) -> None:

@@ -57,6 +57,9 @@ def test_production_cannot_print_sms_to_the_console() -> None:
         ("SMS_BACKEND", "carrier-pigeon", "SMS_BACKEND"),
         ("EMBEDDED_WORKER", "perhaps", "yes/no"),
         ("SMS_RETRY_DELAYS", "10,soon", "SMS_RETRY_DELAYS"),
+        ("STATS_K_REPORTS", "1", "STATS_K_REPORTS"),
+        ("STATS_K_REPORTS", "eleven", "STATS_K_REPORTS"),
+        ("STATS_K_REGISTRATIONS", "12", "STATS_K_REGISTRATIONS"),  # above the reports' 11
     ],
 )
 def test_bad_values_are_named(var: str, value: str, message: str) -> None:

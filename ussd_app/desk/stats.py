@@ -105,7 +105,7 @@ def _dropoff() -> tuple[str, bytes | str]:
     lang = _language()
     menu = current_app.extensions["ussd"].menu
     graph = dropoff.build_graph(menu)
-    k = figures.SPECS["ussd-sessions"].k
+    k = figures.k_for(services(), figures.SPECS["ussd-sessions"].k)
     table = figures.sessions_table(services(), period, k)
     column = figures.language_name(lang) if lang else None
     shown = dropoff.shown_from_table(graph, table, column)
@@ -129,6 +129,7 @@ def stats_dropoff() -> str:
         period_labels=_period_labels(),
         lang=lang or "",
         languages=_languages(),
+        k=figures.k_for(services(), figures.SPECS["ussd-sessions"].k),
     )
 
 
@@ -233,10 +234,11 @@ def _csv_response(text: str, key: str, days: str) -> Response:
 @permission_required(Permission.STATS_READ)
 def stats_htcds_csv() -> Response:
     """Trafficking reports one per row, de-identified, in HTCDS field names (`stats.htcds`):
-    every quasi-identifier combination occurs at least k = 11 times. The headers say how many
-    reports were generalised and how many dropped."""
+    every quasi-identifier combination occurs at least k times (STATS_K_REPORTS, 11). The
+    headers say how many reports were generalised and how many dropped."""
     days, period = _period()
-    export = htcds.build(htcds.load_rows(services(), period.since, period.until))
+    rows = htcds.load_rows(services(), period.since, period.until)
+    export = htcds.build(rows, services().settings.stats_k_reports)
     audit_event("stats.export", record_type="stats", record_ref="htcds", detail="format=htcds")
     response = Response(htcds.to_csv(export), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="htcds-{days}d.csv"'

@@ -274,8 +274,9 @@ EN: dict[str, str] = {
     "stats.dropoff_title": "USSD drop-off map: where sessions end",
     "stats.dropoff_about": (
         "Each box is a USSD screen, coloured by how many sessions ended there without finishing"
-        " (the gateway's end-of-session notices). Fewer than 5 are hidden. Choose a language to"
-        " see only the sessions in it: the language the caller chose; a session that ended"
+        " (the gateway's end-of-session notices). Fewer than {k} are hidden, and others where a"
+        " total would give one away. Choose a language to see only the sessions in it: the"
+        " language the caller chose; a session that ended"
         " before any choice counts under all languages only."
     ),
     "stats.dropoff_subtitle": "Last {days} days, {language}",

@@ -654,20 +654,33 @@ def merge_small_columns(
     return names, merged
 
 
+def k_for(services: Services, declared: int) -> int:
+    """The k a figure is protected with: a figure declares its kind by the default k of it
+    (`K_TRAFFICKING` for anything derived from trafficking reports, `K_REGISTRATIONS` for
+    registrations and sessions), and the settings decide the value (STATS_K_REPORTS,
+    STATS_K_REGISTRATIONS; README "Configuration")."""
+    if declared == K_TRAFFICKING:
+        return services.settings.stats_k_reports
+    if declared == K_REGISTRATIONS:
+        return services.settings.stats_k_registrations
+    return declared
+
+
 def build(services: Services, key: str, period: Period) -> Figure:
     """The protected figure `key` for `period` (KeyError for an unknown key)."""
     spec = SPECS[key]
+    k = k_for(services, spec.k)
     if spec.protected is not None:
-        table = spec.protected(services, period, spec.k)
+        table = spec.protected(services, period, k)
         return Figure(key, spec.title, spec.about, spec.row_title, spec.col_title, table)
     if spec.build is None:
         raise ValueError(f"figure {key!r} has neither a table nor a protected table")
     rows, cols, counts = spec.build(services, period)
     if spec.merge_columns and cols:
-        cols, counts = merge_small_columns(cols, counts, spec.k)
+        cols, counts = merge_small_columns(cols, counts, k)
     if not rows or not cols:
         rows, cols, counts = ["No data"], cols or ["Count"], [[0] * max(1, len(cols))]
-    table = protect(counts, spec.k, rows, cols)
+    table = protect(counts, k, rows, cols)
     return Figure(key, spec.title, spec.about, spec.row_title, spec.col_title, table)
 
 
@@ -819,27 +832,30 @@ TIME_SPECS: dict[str, TimesSpec] = {
 def build_times(services: Services, key: str, period: Period) -> TimesFigure:
     """The protected times figure `key` for `period` (KeyError for an unknown key)."""
     spec = TIME_SPECS[key]
+    k = k_for(services, spec.k)
     groups = spec.build(services, period)
     if not groups:
         groups = [("No data", [], [0] * len(spec.count_cols))]
     labels_ = [label for label, _, _ in groups]
     if len(spec.count_cols) == 1:
         # The groups split one set (reports taken): protected together, as one column.
-        table = protect([counts for _, _, counts in groups], spec.k, labels_, spec.count_cols)
+        table = protect([counts for _, _, counts in groups], k, labels_, spec.count_cols)
     else:
         # Each row splits the same cohort (reached, not yet): a one-way table of its own, so
         # no meaningless column total ("reached contact + reached service") hides more.
-        table = _rowwise(groups, spec)
+        table = _rowwise(groups, spec, k)
     times = tuple(durations(hours, table.cells[r][0]) for r, (_, hours, _) in enumerate(groups))
     return TimesFigure(key, spec.title, spec.about, spec.row_title, spec.note, table, times)
 
 
-def _rowwise(groups: list[tuple[str, list[float], list[int]]], spec: TimesSpec) -> ProtectedTable:
+def _rowwise(
+    groups: list[tuple[str, list[float], list[int]]], spec: TimesSpec, k: int
+) -> ProtectedTable:
     """Protect each row as its own one-way table and put them side by side (no column totals:
     the page shows none)."""
     cells, totals = [], []
     for _, _, counts in groups:
-        one = protect([[v] for v in counts], spec.k, None, ["count"])
+        one = protect([[v] for v in counts], k, None, ["count"])
         cells.append(tuple(row[0] for row in one.cells))
         totals.append(one.total)
     return ProtectedTable(
@@ -849,7 +865,7 @@ def _rowwise(groups: list[tuple[str, list[float], list[int]]], spec: TimesSpec) 
         row_totals=tuple(totals),
         col_totals=tuple(None for _ in spec.count_cols),
         total=None,
-        k=spec.k,
+        k=k,
     )
 
 
