@@ -243,11 +243,11 @@ def test_totals_shown_or_hidden_elsewhere_stay_so_and_give_nothing_away(
     if all(truth[r][c] == 0 or truth[r][c] >= k for r, c in margins):
         # Never refused for a table whose known totals are all 0 or at least k: the body always
         # holds a complement (a refusal would break the page that needs it).
-        table = protect(counts, k, known=margins)
+        table = protect(counts, k, elsewhere={(r, c): truth[r][c] for r, c in margins})
         shown = grid_of(table)
         assert all(shown[r][c] == truth[r][c] for r, c in margins)  # never hidden here
     else:
-        table = protect(counts, k, hidden_elsewhere=margins)
+        table = protect(counts, k, elsewhere=dict.fromkeys(margins))
         shown = grid_of(table)
         assert all(shown[r][c] is None for r, c in margins)  # hidden here too
     hidden = {(r, c) for r, row in enumerate(shown) for c, v in enumerate(row) if v is None}
@@ -264,11 +264,15 @@ def test_a_known_total_gets_its_complement_from_the_body() -> None:
     # Check-in answers per question (rows) whose totals the check-ins page shows (23 each).
     counts = [[3, 20, 0], [12, 11, 0], [18, 5, 0]]
     margins = [(r, 3) for r in range(3)] + [(3, 3)]
-    table = protect(counts, K_REGISTRATIONS, known=margins)
+    table = protect(
+        counts, K_REGISTRATIONS, elsewhere={m: 69 if m == (3, 3) else 23 for m in margins}
+    )
     assert table.row_totals == (23, 23, 23) and table.total == 69
     assert table.cells[0][0] is None and table.cells[0][1] is None  # the 3 and its complement
     with pytest.raises(ValueError, match="under k"):
-        protect([[3, 0]], K_REGISTRATIONS, known=[(0, 2)])
+        protect([[3, 0]], K_REGISTRATIONS, elsewhere={(0, 2): 3})
+    with pytest.raises(ValueError, match="different count"):
+        protect(counts, K_REGISTRATIONS, elsewhere={(0, 3): 24})
 
 
 def test_a_small_district_is_hidden_with_a_complement() -> None:

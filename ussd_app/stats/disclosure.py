@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 K_TRAFFICKING = 11
@@ -78,8 +78,7 @@ def protect(
     col_labels: Sequence[str] | None = None,
     groups: Sequence[tuple[str, Sequence[int]]] = (),
     *,
-    known: Iterable[Cell] = (),
-    hidden_elsewhere: Iterable[Cell] = (),
+    elsewhere: Mapping[Cell, int | None] | None = None,
 ) -> ProtectedTable:
     """Protect a table of counts (rows x columns) and its row, column and grand totals.
 
@@ -87,10 +86,11 @@ def protect(
     screens of one USSD flow, whose sum another page shows: they are protected in the same
     system, so no page can give away what another hides.
 
-    `known` and `hidden_elsewhere` are cells (grid coordinates: a row's total is column
-    `len(counts[0])`, the totals row is `len(counts) + len(groups)`) whose value another page
-    decides: shown there (so never hidden here; ValueError if no other cell can protect what
-    they would give away) or hidden there (so hidden here too)."""
+    `elsewhere` holds cells (grid coordinates: a row's total is column `len(counts[0])`, the
+    totals row is `len(counts) + len(groups)`) that another page also shows, with what it shows
+    for each: the count (so never hidden here; ValueError if it is not this table's count, or
+    if no other cell can protect what it would give away) or None (hidden there, so here too).
+    """
     rows = len(counts)
     cols = len(counts[0]) if rows else 0
     if any(len(r) != cols for r in counts):
@@ -104,15 +104,18 @@ def protect(
         raise ValueError("a group names a row the table does not have")
     grid = _with_margins(counts, members)
     all_lines = lines(len(grid), len(grid[0]), members)
-    pinned = frozenset(known)
-    if any(not (0 <= r < len(grid) and 0 <= c < len(grid[0])) for r, c in pinned):
-        raise ValueError("a known cell is outside the table")
+    decided = dict(elsewhere or {})
+    if any(not (0 <= r < len(grid) and 0 <= c < len(grid[0])) for r, c in decided):
+        raise ValueError("a cell another page shows is outside the table")
+    if any(v is not None and v != grid[r][c] for (r, c), v in decided.items()):
+        raise ValueError("another page shows a different count for a cell of this table")
+    pinned = frozenset(cell for cell, value in decided.items() if value is not None)
     if any(0 < grid[r][c] < k for r, c in pinned):
         raise ValueError("a cell shown elsewhere is under k: that page should hide it")
     hidden = {
         (r, c) for r, line in enumerate(grid) for c, value in enumerate(line) if 0 < value < k
     }
-    hidden |= set(hidden_elsewhere) - pinned
+    hidden |= {cell for cell, value in decided.items() if value is None}
     while True:
         added = _complete_lines(grid, hidden, k, all_lines, pinned) or _break_bridges(
             grid, hidden, all_lines, pinned

@@ -209,17 +209,17 @@ def incomplete_table(services: Services, period: Period, k: int) -> ProtectedTab
     """The incomplete reports per priority, protected consistently with the reports-by-post
     figure: each priority's row total is that figure's column total for the priority (every
     report is at a post or "not at a border post"), and the grand totals are the same. Shown
-    there: known here (the complements come from this table's cells); hidden there: hidden here.
+    there: never hidden here (the complements come from this table's cells); hidden there:
+    hidden here.
     """
     rows, cols, counts = reports_incomplete(services, period)
     by_post = build(services, "reports-by-post", period).table
-    shown_there = {label: by_post.col_totals[i] for i, label in enumerate(by_post.col_labels)}
-    known: list[tuple[int, int]] = []
-    hidden: list[tuple[int, int]] = []
-    for r, label in enumerate(rows):
-        (known if shown_there.get(label) is not None else hidden).append((r, len(cols)))
-    (known if by_post.total is not None else hidden).append((len(rows), len(cols)))
-    return protect(counts, k, rows, cols, known=known, hidden_elsewhere=hidden)
+    elsewhere = {
+        (r, len(cols)): by_post.col_totals[by_post.col_labels.index(label)]
+        for r, label in enumerate(rows)
+    }
+    elsewhere[(len(rows), len(cols))] = by_post.total
+    return protect(counts, k, rows, cols, elsewhere=elsewhere)
 
 
 def reports_escalations(
@@ -945,15 +945,16 @@ def registrations_check_in_answers(
 def check_in_answers_table(services: Services, period: Period, k: int) -> ProtectedTable:
     """The answers table, protected consistently with the check-ins figure: each question's
     row total (and so the grand total) is the number of check-ins answered, which that figure
-    shows as its "Answered" total. Known here when it shows it (so never hidden here, the
-    complements come from the answers), hidden here when it hides it."""
+    shows as its "Answered" total: never hidden here when it shows it (the complements come
+    from the answers), hidden here when it hides it."""
     rows, cols, counts = registrations_check_in_answers(services, period)
     check_ins = build(services, "registrations-check-ins", period).table
     answered = check_ins.col_totals[check_ins.col_labels.index("Answered")]
-    margins = [(r, len(cols)) for r in range(len(rows))] + [(len(rows), len(cols))]
-    if answered is None:
-        return protect(counts, k, rows, cols, hidden_elsewhere=margins)
-    return protect(counts, k, rows, cols, known=margins)
+    elsewhere: dict[tuple[int, int], int | None] = {
+        (r, len(cols)): answered for r in range(len(rows))
+    }
+    elsewhere[(len(rows), len(cols))] = None if answered is None else answered * len(rows)
+    return protect(counts, k, rows, cols, elsewhere=elsewhere)
 
 
 SPECS["registrations-check-ins"] = Spec(
