@@ -114,7 +114,7 @@ def _tell_desk_of_flood(services: Services, batch: str, now: dt.datetime) -> Non
     names the batch), about the batch's urgent reports still not taken."""
     with services.uow() as uow:
         overdue = [
-            r
+            (r, window)
             for r in uow.session.scalars(
                 select(TraffickingReport)
                 .where(
@@ -129,10 +129,8 @@ def _tell_desk_of_flood(services: Services, batch: str, now: dt.datetime) -> Non
         ]
         if not overdue:
             return
-        minutes = min(
-            int(w.total_seconds() // 60) for r in overdue if (w := ack_window(services, r.priority))
-        )
-        body = flood_escalation_text(len(overdue), minutes, overdue[0].ref, overdue[-1].ref)
+        minutes = min(int(window.total_seconds() // 60) for _, window in overdue)
+        body = flood_escalation_text(len(overdue), minutes, overdue[0][0].ref, overdue[-1][0].ref)
         # The desk had the batch alert: its escalation contact (supervisor) is told; a desk
         # without one, its first phone on duty again.
         directory = load_directory(uow.session)
