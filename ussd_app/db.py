@@ -11,9 +11,10 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -95,6 +96,20 @@ def make_engine(url: str, *, for_worker: bool = False) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, typed as one (for Core statements built once at import)."""
+    return cast(Table, model.__table__)
+
+
+def upsert_into(dialect: str, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` that can take `.on_conflict_do_update()`, in `dialect` (a
+    connection's `dialect.name`: PostgreSQL in production, SQLite on the embedded defaults; both
+    spell ON CONFLICT alike)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 class UnitOfWork:

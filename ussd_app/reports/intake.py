@@ -17,14 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ussd_app import codes as reference
 from ussd_app import references
 from ussd_app.columns import SMS_TEXT_MAX_CHARS, VEHICLE_MAX_CHARS
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
-from ussd_app.db import UnitOfWork, utcnow
+from ussd_app.db import UnitOfWork, table_of, utcnow
 from ussd_app.phones import InvalidPhoneNumber, mask
 from ussd_app.rate_limits import phone_key
 from ussd_app.records import (
@@ -32,7 +33,6 @@ from ussd_app.records import (
     check_channel,
     check_language,
     clean_text,
-    flush_or_conflict,
 )
 from ussd_app.references import ReferenceMaker, placeholder_ref
 from ussd_app.reports.models import (
@@ -163,29 +163,26 @@ def submit_report(
         try:
             with services.uow() as uow:
                 flood = flood or flood_flag(services, e164)
-                report = TraffickingReport(
-                    possible_flood=flood.possible_flood,
-                    flood_batch=flood.batch,
-                    ref=placeholder_ref(),
-                    idempotency_key=stored_key,
-                    language=language,
-                    channel=channel,
-                    sms_text_enc=services.cipher.encrypt_optional(text),
-                    priority=priority,
-                    status="received",
-                    incomplete=incomplete,
-                    routed_at=None,
-                    **answers_row,
+                report_id, ref = _insert_report(
+                    uow,
+                    services,
+                    {
+                        "possible_flood": flood.possible_flood,
+                        "flood_batch": flood.batch,
+                        "idempotency_key": stored_key,
+                        "language": language,
+                        "channel": channel,
+                        "sms_text_enc": services.cipher.encrypt_optional(text),
+                        "priority": priority,
+                        "status": "received",
+                        "incomplete": incomplete,
+                        "routed_at": None,
+                        **answers_row,
+                    },
                 )
-                uow.session.add(report)
-                flush_or_conflict(uow)
-                # The reference is a keyed permutation of the row id: unique by construction.
-                report.ref = ref_maker(services).report(report.id)
-                _add_contact(uow, services, report, e164)
+                _insert_contact(uow, services, report_id, e164, callback_consent)
                 if callback_answer is not None:
-                    _add_callback_consent(uow, report)
-                uow.session.flush()
-                ref, report_id = report.ref, report.id
+                    _insert_callback_consent(uow, ref, callback_consent, channel)
                 # The alerts are staged by the routing job (`cases.staging`), which sets
                 # routed_at in their transaction; if this enqueue is lost, the sweeper runs it.
                 _route_after_commit(services, uow, report_id)
@@ -288,10 +285,10 @@ def _complete(
     partial.priority = min(partial.priority, priority)
     partial.incomplete = False
     _update_contact(uow, partial)
-    if callback_answer is not None:
-        _add_callback_consent(uow, partial)
     partial.routed_at = None
     uow.session.flush()
+    if callback_answer is not None:
+        _insert_callback_consent(uow, partial.ref, partial.callback_consent, partial.channel)
 
 
 def _update_contact(uow: UnitOfWork, report: TraffickingReport) -> None:
@@ -322,33 +319,62 @@ def _priority(value: str) -> Priority:
     return "P3"
 
 
-def _add_contact(uow: UnitOfWork, services: Services, report: TraffickingReport, e164: str) -> None:
+_REPORTS = table_of(TraffickingReport)
+# Built once: the caller's last hop only binds values (building a statement costs more CPU than
+# running it). An INSERT run with a dict of values writes those columns and the defaults.
+_INSERT_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
+_SET_REF = (
+    update(_REPORTS).where(_REPORTS.c.id == bindparam("row_id")).values(ref=bindparam("new_ref"))
+)
+_INSERT_CONTACT = insert(table_of(ReporterContact))
+_INSERT_CONSENT = insert(table_of(ConsentRecord))
+
+
+def _insert_report(uow: UnitOfWork, services: Services, row: Mapping[str, Any]) -> tuple[int, str]:
+    """INSERT the report (Core, not the ORM: this is the caller's last hop, and nothing here
+    needs an object), then set its reference, a keyed permutation of the new id: unique by
+    construction. Returns (id, ref); UniqueConflict when the idempotency key is taken."""
+    conn = uow.session.connection()
+    try:
+        report_id: int = conn.execute(
+            _INSERT_REPORT, {"ref": placeholder_ref(), **row}
+        ).scalar_one()
+    except IntegrityError:
+        raise UniqueConflict from None
+    ref = ref_maker(services).report(report_id)
+    conn.execute(_SET_REF, {"row_id": report_id, "new_ref": ref})
+    return report_id, ref
+
+
+def _insert_contact(
+    uow: UnitOfWork, services: Services, report_id: int, e164: str, callback_consent: bool
+) -> None:
     """The reporter's number, encrypted, in its own table; purge date set by consent."""
     now = utcnow()
-    uow.session.add(
-        ReporterContact(
-            report_id=report.id,
-            phone_enc=services.cipher.encrypt(e164),
-            abuse_tag=contact_tag(services, e164, now),
-            callback_consent=report.callback_consent,
-            created_at=now,
-            purge_after=None
-            if report.callback_consent
-            else now + CONTACT_RETENTION_WITHOUT_CALLBACK,
-        )
+    uow.session.connection().execute(
+        _INSERT_CONTACT,
+        {
+            "report_id": report_id,
+            "phone_enc": services.cipher.encrypt(e164),
+            "abuse_tag": contact_tag(services, e164, now),
+            "callback_consent": callback_consent,
+            "created_at": now,
+            "purge_after": None if callback_consent else now + CONTACT_RETENTION_WITHOUT_CALLBACK,
+        },
     )
 
 
-def _add_callback_consent(uow: UnitOfWork, report: TraffickingReport) -> None:
+def _insert_callback_consent(uow: UnitOfWork, ref: str, granted: bool, channel: str) -> None:
     """The call-back decision; no phone hash, so this record never links a report to a phone."""
-    uow.session.add(
-        ConsentRecord(
-            subject_type="report",
-            subject_ref=report.ref,
-            phone_hash=None,
-            purpose="callback",
-            granted=report.callback_consent,
-            version=REPORT_CONSENT_VERSION,
-            channel=report.channel,
-        )
+    uow.session.connection().execute(
+        _INSERT_CONSENT,
+        {
+            "subject_type": "report",
+            "subject_ref": ref,
+            "phone_hash": None,
+            "purpose": "callback",
+            "granted": granted,
+            "version": REPORT_CONSENT_VERSION,
+            "channel": channel,
+        },
     )

@@ -6,25 +6,26 @@ so a returnee who redials to correct something does not end up counted twice.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Executable, bindparam, case, insert, update
+from sqlalchemy.exc import IntegrityError
 
 from ussd_app import codes as reference
 from ussd_app import references
 from ussd_app.columns import NAME_MAX_CHARS, REGISTRATION_CHANNELS
 from ussd_app.consent import ConsentRecord
 from ussd_app.container import Services
-from ussd_app.db import UnitOfWork, utcnow
+from ussd_app.db import UnitOfWork, table_of, upsert_into, utcnow
 from ussd_app.phones import mask
 from ussd_app.records import (
     UniqueConflict,
     check_channel,
     check_language,
     clean_text,
-    flush_or_conflict,
 )
 from ussd_app.references import placeholder_ref
 from ussd_app.returnees.models import Registration
@@ -128,21 +129,22 @@ def register_returnee(
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with services.uow() as uow:
-                reg, created = _upsert(uow, services, phone_hash, e164, language, channel, fields)
-                _record_consents(uow, reg, channel)
-                flush_or_conflict(uow)
-                _route_after_commit(services, uow, reg.id)
+                ref, reg_id, created = _upsert(
+                    uow, services, phone_hash, e164, language, channel, fields
+                )
+                _record_consents(uow, ref, phone_hash, fields, channel)
+                _route_after_commit(services, uow, reg_id)
                 uow.commit()
         except UniqueConflict:
             continue
         log.info(
             "registration %s %s phone=%s session=%s",
-            reg.ref,
+            ref,
             "created" if created else "updated",
             mask(e164),
             session_id or "-",
         )
-        return reg.ref
+        return ref
     raise RuntimeError("could not store the registration: unique values kept colliding")
 
 
@@ -155,6 +157,43 @@ def _route_after_commit(services: Services, uow: UnitOfWork, registration_id: in
     uow.after_commit(enqueue)
 
 
+_REGISTRATIONS = table_of(Registration)
+# What a registration writes on every filing, new or not (the rest of `fields` is the answers).
+_REFILED = ("phone_enc", "language", "channel", "consent_version", "routed_at")
+
+
+@functools.cache
+def _upsert_statement(dialect: str, answered: tuple[str, ...]) -> Executable:
+    """INSERT ... ON CONFLICT (phone_hash) DO UPDATE ... RETURNING id, ref, built once per
+    dialect and set of answer columns: the caller's last hop only binds values to it (building
+    an upsert costs more CPU than running it)."""
+    written = (*_REFILED, *answered)
+    stmt = upsert_into(dialect, _REGISTRATIONS)
+    stmt = stmt.values(
+        {
+            name: bindparam(name)
+            for name in ("ref", "phone_hash", "status", "created_at", "updated_at", *written)
+        }
+    )
+    status = _REGISTRATIONS.c.status
+    return stmt.on_conflict_do_update(
+        index_elements=[_REGISTRATIONS.c.phone_hash],
+        set_={
+            **{name: stmt.excluded[name] for name in written},
+            # A closed case registering again needs help again: back in the queue.
+            "status": case((status == "closed", "new"), else_=status),
+            "updated_at": stmt.excluded.updated_at,
+        },
+    ).returning(_REGISTRATIONS.c.id, _REGISTRATIONS.c.ref)
+
+
+_SET_REF = (
+    update(_REGISTRATIONS)
+    .where(_REGISTRATIONS.c.id == bindparam("row_id"))
+    .values(ref=bindparam("new_ref"))
+)
+
+
 def _upsert(
     uow: UnitOfWork,
     services: Services,
@@ -163,54 +202,67 @@ def _upsert(
     language: str,
     channel: str,
     fields: Mapping[str, Any],
-) -> tuple[Registration, bool]:
-    """Update the phone's registration or add a new one; return (registration, created)."""
-    session = uow.session
-    reg = session.scalars(select(Registration).where(Registration.phone_hash == phone_hash)).first()
-    created = reg is None
-    if reg is None:
-        # The reference is a keyed permutation of the row id, set once the id is known: unique
-        # by construction, so only a concurrent registration of the same phone can conflict.
-        reg = Registration(ref=placeholder_ref(), phone_hash=phone_hash, status="new")
-        session.add(reg)
-    elif reg.status == "closed":
-        # A closed case registering again needs help again: put it back in the queue.
-        reg.status = "new"
-    reg.phone_enc = services.cipher.encrypt(e164)
-    reg.language = language
-    reg.channel = channel
-    reg.consent_version = REGISTRATION_CONSENT_VERSION
-    reg.routed_at = None  # this version's notices are staged by the routing job
-    for key, value in fields.items():
-        setattr(reg, key, value)
-    flush_or_conflict(uow)
+) -> tuple[str, int, bool]:
+    """Add the phone's registration, or update it (the latest answers win, its reference stays;
+    a closed case goes back to `new`), with ONE INSERT ... ON CONFLICT DO UPDATE: no look-up
+    first, Core rather than the ORM on the caller's last hop. A new row's reference, a keyed
+    permutation of its id, is set by a second statement once the id is known.
+    Returns (ref, id, created)."""
+    now = utcnow()
+    placeholder = placeholder_ref()
+    params: dict[str, Any] = {
+        "ref": placeholder,
+        "phone_hash": phone_hash,
+        "status": "new",
+        "created_at": now,
+        "updated_at": now,
+        "phone_enc": services.cipher.encrypt(e164),
+        "language": language,
+        "channel": channel,
+        "consent_version": REGISTRATION_CONSENT_VERSION,
+        "routed_at": None,  # this version's notices are staged by the routing job
+        **fields,
+    }
+    conn = uow.session.connection()
+    stmt = _upsert_statement(conn.dialect.name, tuple(fields))
+    try:
+        reg_id, ref = conn.execute(stmt, params).one()
+    except IntegrityError:  # the placeholder reference was taken: try again
+        raise UniqueConflict from None
+    created = ref == placeholder
     if created:
-        reg.ref = references.maker(services.settings.phone_hash_key).registration(reg.id)
-    return reg, created
+        ref = references.maker(services.settings.phone_hash_key).registration(reg_id)
+        conn.execute(_SET_REF, {"row_id": reg_id, "new_ref": ref})
+    return ref, reg_id, created
 
 
-def _record_consents(uow: UnitOfWork, reg: Registration, channel: str) -> None:
+_INSERT_CONSENT = insert(table_of(ConsentRecord))
+
+
+def _record_consents(
+    uow: UnitOfWork, ref: str, phone_hash: str, fields: Mapping[str, Any], channel: str
+) -> None:
     """One record per purpose the registration screens asked about, granted or not: written by
     ONE multi-row INSERT (nothing reads them back in this transaction)."""
     now = utcnow()
-    uow.session.execute(
-        insert(ConsentRecord),
+    uow.session.connection().execute(
+        _INSERT_CONSENT,
         [
             {
                 "subject_type": "registration",
-                "subject_ref": reg.ref,
-                "phone_hash": reg.phone_hash,
+                "subject_ref": ref,
+                "phone_hash": phone_hash,
                 "purpose": purpose,
                 "granted": granted,
-                "version": reg.consent_version,
+                "version": REGISTRATION_CONSENT_VERSION,
                 "channel": channel,
                 "recorded_at": now,
             }
             for purpose, granted in (
                 ("registration", True),
-                ("share_partners", reg.share_partners),
-                ("sms", reg.sms_opt_in),
-                ("call", reg.contact_by == "call"),
+                ("share_partners", fields["share_partners"]),
+                ("sms", fields["sms_opt_in"]),
+                ("call", fields["contact_by"] == "call"),
             )
         ],
     )

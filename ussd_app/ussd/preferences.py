@@ -17,12 +17,10 @@ import datetime as dt
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ussd_app import digests
 from ussd_app.container import Services
-from ussd_app.db import UnitOfWork, utcnow
+from ussd_app.db import UnitOfWork, upsert_into, utcnow
 from ussd_app.phones import InvalidPhoneNumber
 from ussd_app.records import check_language
 from ussd_app.ussd.models import PhonePreference
@@ -104,9 +102,7 @@ def _upsert(uow: UnitOfWork, key: str, lang: str) -> None:
     """INSERT ... ON CONFLICT DO UPDATE (no look-up first; the later choice wins). An unchanged
     choice updates nothing, so its day stays the day it was made."""
     today = _today()
-    dialect = uow.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(PhonePreference).values(
+    stmt = upsert_into(uow.session.get_bind().dialect.name, PhonePreference).values(
         phone_hash=key, language=lang, created_at=today, updated_at=today
     )
     stmt = stmt.on_conflict_do_update(
