@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Annotated, Any, ClassVar, cast
 
 from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -76,11 +78,11 @@ def make_engine(url: str, *, for_worker: bool = False) -> Engine:
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    else:
-        kwargs["pool_pre_ping"] = True
     if for_worker:
         kwargs["poolclass"] = NullPool
     engine = create_engine(url, **kwargs)
+    if not url.startswith("sqlite"):
+        ping_when_idle(engine)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")
@@ -92,6 +94,37 @@ def make_engine(url: str, *, for_worker: bool = False) -> Engine:
             cur.close()
 
     return engine
+
+
+# A pooled connection idle for longer than this is pinged before it is used again.
+PING_AFTER_IDLE_S = 2.0
+
+
+def ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection on checkout only when it has been idle for PING_AFTER_IDLE_S.
+
+    SQLAlchemy's pool_pre_ping pings on every checkout: one more round trip per transaction,
+    paid by the caller's last hop. A connection in steady use was alive milliseconds ago; the
+    one worth pinging has sat in the pool (through a database restart, say). A failed ping
+    raises DisconnectionError, on which the pool drops the connection and checks out a fresh
+    one (SQLAlchemy's "pessimistic disconnect handling" with a custom checkout event).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return  # just connected, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                raise DisconnectionError("pooled connection is gone") from exc
+            raise
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -98,14 +98,19 @@ class Dispatcher:
         """Enqueue the routing job of a report or registration just committed, on the alerts
         queue (drained first). Never raises: the sweeper routes what is still unrouted."""
         try:
-            self._queues[QUEUE_ALERTS].enqueue(
-                ROUTE_JOB,
-                subject,
-                subject_id,
-                job_timeout=JOB_TIMEOUT_S,
-                result_ttl=600,
-                failure_ttl=7 * 24 * 3600,
-            )
+            # On the caller's last hop: through one pipeline, RQ's enqueue is one round trip
+            # (on its own it makes two: the queue registry, then the job and the push).
+            with self._conn.pipeline() as pipe:
+                self._queues[QUEUE_ALERTS].enqueue(
+                    ROUTE_JOB,
+                    subject,
+                    subject_id,
+                    job_timeout=JOB_TIMEOUT_S,
+                    result_ttl=600,
+                    failure_ttl=7 * 24 * 3600,
+                    pipeline=pipe,
+                )
+                pipe.execute()
             return True
         except redis.exceptions.RedisError as exc:
             log.warning(

@@ -12,12 +12,13 @@ logged (by key, never by value), because losing a tip costs more than a gap in i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Boolean, Executable, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ussd_app import codes as reference
@@ -163,7 +164,7 @@ def submit_report(
         try:
             with services.uow() as uow:
                 flood = flood or flood_flag(services, e164)
-                report_id, ref = _insert_report(
+                report_id, ref = _store_new(
                     uow,
                     services,
                     {
@@ -179,10 +180,9 @@ def submit_report(
                         "routed_at": None,
                         **answers_row,
                     },
+                    _contact_row(services, e164, callback_consent),
+                    None if callback_answer is None else _consent_row(callback_consent, channel),
                 )
-                _insert_contact(uow, services, report_id, e164, callback_consent)
-                if callback_answer is not None:
-                    _insert_callback_consent(uow, ref, callback_consent, channel)
                 # The alerts are staged by the routing job (`cases.staging`), which sets
                 # routed_at in their transaction; if this enqueue is lost, the sweeper runs it.
                 _route_after_commit(services, uow, report_id)
@@ -320,61 +320,145 @@ def _priority(value: str) -> Priority:
 
 
 _REPORTS = table_of(TraffickingReport)
+_CONTACTS = table_of(ReporterContact)
+_CONSENTS = table_of(ConsentRecord)
 # Built once: the caller's last hop only binds values (building a statement costs more CPU than
 # running it). An INSERT run with a dict of values writes those columns and the defaults.
 _INSERT_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
 _SET_REF = (
     update(_REPORTS).where(_REPORTS.c.id == bindparam("row_id")).values(ref=bindparam("new_ref"))
 )
-_INSERT_CONTACT = insert(table_of(ReporterContact))
-_INSERT_CONSENT = insert(table_of(ConsentRecord))
+_INSERT_CONTACT = insert(_CONTACTS)
+_INSERT_CONSENT = insert(_CONSENTS)
+_NEXT_REPORT_ID = select(func.nextval(func.pg_get_serial_sequence(_REPORTS.name, "id")))
 
 
-def _insert_report(uow: UnitOfWork, services: Services, row: Mapping[str, Any]) -> tuple[int, str]:
-    """INSERT the report (Core, not the ORM: this is the caller's last hop, and nothing here
-    needs an object), then set its reference, a keyed permutation of the new id: unique by
-    construction. Returns (id, ref); UniqueConflict when the idempotency key is taken."""
-    conn = uow.session.connection()
+def _contact_row(services: Services, e164: str, callback_consent: bool) -> dict[str, Any]:
+    """The reporter's number, encrypted, for its own table; purge date set by consent."""
+    now = utcnow()
+    return {
+        "phone_enc": services.cipher.encrypt(e164),
+        "abuse_tag": contact_tag(services, e164, now),
+        "callback_consent": callback_consent,
+        "created_at": now,
+        "purge_after": None if callback_consent else now + CONTACT_RETENTION_WITHOUT_CALLBACK,
+    }
+
+
+def _consent_row(granted: bool, channel: str) -> dict[str, Any]:
+    """The call-back decision; no phone hash, so this record never links a report to a phone."""
+    return {
+        "subject_type": "report",
+        "phone_hash": None,
+        "purpose": "callback",
+        "granted": granted,
+        "version": REPORT_CONSENT_VERSION,
+        "channel": channel,
+        "recorded_at": utcnow(),
+    }
+
+
+def _store_new(
+    uow: UnitOfWork,
+    services: Services,
+    report: Mapping[str, Any],
+    contact: Mapping[str, Any],
+    consent: Mapping[str, Any] | None,
+) -> tuple[int, str]:
+    """Store a new report with its contact row and call-back consent; return (id, ref).
+
+    The reference is a keyed permutation of the row id, so it is unique by construction. On
+    PostgreSQL (production) the id is drawn from the table's own sequence first, then the
+    report, its contact and its consent are written by ONE statement (data-modifying CTEs), each
+    in autocommit: two round trips in all, no BEGIN or COMMIT, and one statement is atomic by
+    itself. Elsewhere (SQLite, the embedded default) it is four statements in one transaction.
+    UniqueConflict when the idempotency key is taken (nothing was stored).
+    """
     try:
-        report_id: int = conn.execute(
-            _INSERT_REPORT, {"ref": placeholder_ref(), **row}
-        ).scalar_one()
+        if uow.session.get_bind().dialect.name == "postgresql":
+            conn = uow.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            report_id = int(conn.execute(_NEXT_REPORT_ID).scalar_one())
+            ref = ref_maker(services).report(report_id)
+            now = utcnow()
+            conn.execute(
+                _file_statement(tuple(report)),
+                {
+                    **{f"r_{k}": v for k, v in report.items()},
+                    "r_id": report_id,
+                    "r_ref": ref,
+                    "r_created_at": now,
+                    "r_updated_at": now,
+                    **{f"c_{k}": v for k, v in contact.items()},
+                    **{f"k_{k}": v for k, v in (consent or _NO_CONSENT).items()},
+                    "k_subject_ref": ref,
+                    "k_wanted": consent is not None,
+                },
+            )
+            return report_id, ref
+        conn = uow.session.connection()
+        report_id = conn.execute(_INSERT_REPORT, {"ref": placeholder_ref(), **report}).scalar_one()
+        ref = ref_maker(services).report(report_id)
+        conn.execute(_SET_REF, {"row_id": report_id, "new_ref": ref})
+        conn.execute(_INSERT_CONTACT, {"report_id": report_id, **contact})
+        if consent is not None:
+            conn.execute(_INSERT_CONSENT, {"subject_ref": ref, **consent})
+        return report_id, ref
     except IntegrityError:
         raise UniqueConflict from None
-    ref = ref_maker(services).report(report_id)
-    conn.execute(_SET_REF, {"row_id": report_id, "new_ref": ref})
-    return report_id, ref
 
 
-def _insert_contact(
-    uow: UnitOfWork, services: Services, report_id: int, e164: str, callback_consent: bool
-) -> None:
-    """The reporter's number, encrypted, in its own table; purge date set by consent."""
-    now = utcnow()
-    uow.session.connection().execute(
-        _INSERT_CONTACT,
-        {
-            "report_id": report_id,
-            "phone_enc": services.cipher.encrypt(e164),
-            "abuse_tag": contact_tag(services, e164, now),
-            "callback_consent": callback_consent,
-            "created_at": now,
-            "purge_after": None if callback_consent else now + CONTACT_RETENTION_WITHOUT_CALLBACK,
-        },
+# Placeholders bound when the report has no call-back answer (the consent CTE then inserts
+# nothing: its SELECT is filtered by k_wanted).
+_NO_CONSENT: dict[str, Any] = {
+    "subject_type": "report",
+    "phone_hash": None,
+    "purpose": "callback",
+    "granted": False,
+    "version": REPORT_CONSENT_VERSION,
+    "channel": "ussd",
+    "recorded_at": None,
+}
+
+
+@functools.cache
+def _file_statement(report_columns: tuple[str, ...]) -> Executable:
+    """WITH r AS (INSERT report RETURNING id), c AS (INSERT contact SELECT r.id ...),
+    k AS (INSERT consent SELECT ... WHERE :k_wanted) SELECT id FROM r (PostgreSQL only), for
+    the report columns the caller binds (built once per set of columns)."""
+    report_values = {
+        name: bindparam(f"r_{name}", type_=_REPORTS.c[name].type)
+        for name in ("id", "ref", "created_at", "updated_at", *report_columns)
+    }
+    r = insert(_REPORTS).values(report_values).returning(_REPORTS.c.id).cte("r")
+    contact_columns = ("phone_enc", "abuse_tag", "callback_consent", "created_at", "purge_after")
+    c = insert(_CONTACTS).from_select(
+        ["report_id", *contact_columns],
+        select(
+            r.c.id,
+            *(bindparam(f"c_{name}", type_=_CONTACTS.c[name].type) for name in contact_columns),
+        ),
     )
+    consent_columns = (
+        "subject_type",
+        "subject_ref",
+        "phone_hash",
+        "purpose",
+        "granted",
+        "version",
+        "channel",
+        "recorded_at",
+    )
+    k = insert(_CONSENTS).from_select(
+        list(consent_columns),
+        select(
+            *(bindparam(f"k_{name}", type_=_CONSENTS.c[name].type) for name in consent_columns)
+        ).where(bindparam("k_wanted", type_=Boolean)),
+    )
+    return select(r.c.id).add_cte(c.cte("c"), k.cte("k"))
 
 
 def _insert_callback_consent(uow: UnitOfWork, ref: str, granted: bool, channel: str) -> None:
-    """The call-back decision; no phone hash, so this record never links a report to a phone."""
+    """The call-back decision of a completed report (see _consent_row)."""
     uow.session.connection().execute(
-        _INSERT_CONSENT,
-        {
-            "subject_type": "report",
-            "subject_ref": ref,
-            "phone_hash": None,
-            "purpose": "callback",
-            "granted": granted,
-            "version": REPORT_CONSENT_VERSION,
-            "channel": channel,
-        },
+        _INSERT_CONSENT, {"subject_ref": ref, **_consent_row(granted, channel)}
     )

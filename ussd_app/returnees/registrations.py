@@ -9,9 +9,21 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Executable, bindparam, case, insert, update
+from sqlalchemy import (
+    Executable,
+    Insert,
+    Select,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ussd_app import codes as reference
@@ -129,10 +141,9 @@ def register_returnee(
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with services.uow() as uow:
-                ref, reg_id, created = _upsert(
+                ref, reg_id, created = _store(
                     uow, services, phone_hash, e164, language, channel, fields
                 )
-                _record_consents(uow, ref, phone_hash, fields, channel)
                 _route_after_commit(services, uow, reg_id)
                 uow.commit()
         except UniqueConflict:
@@ -163,16 +174,20 @@ _REFILED = ("phone_enc", "language", "channel", "consent_version", "routed_at")
 
 
 @functools.cache
-def _upsert_statement(dialect: str, answered: tuple[str, ...]) -> Executable:
+def _upsert_statement(dialect: str, answered: tuple[str, ...], with_id: bool = False) -> Executable:
     """INSERT ... ON CONFLICT (phone_hash) DO UPDATE ... RETURNING id, ref, built once per
     dialect and set of answer columns: the caller's last hop only binds values to it (building
-    an upsert costs more CPU than running it)."""
+    an upsert costs more CPU than running it). `with_id`: the id is bound too (drawn from the
+    sequence beforehand)."""
     written = (*_REFILED, *answered)
     stmt = upsert_into(dialect, _REGISTRATIONS)
     stmt = stmt.values(
         {
             name: bindparam(name)
-            for name in ("ref", "phone_hash", "status", "created_at", "updated_at", *written)
+            for name in (
+                *(("id",) if with_id else ()),
+                *("ref", "phone_hash", "status", "created_at", "updated_at", *written),
+            )
         }
     )
     status = _REGISTRATIONS.c.status
@@ -194,6 +209,127 @@ _SET_REF = (
 )
 
 
+_NEXT_REGISTRATION_ID = select(func.nextval(func.pg_get_serial_sequence(_REGISTRATIONS.name, "id")))
+_CONSENTS = table_of(ConsentRecord)
+_CONSENT_COLUMNS = (
+    "subject_type",
+    "subject_ref",
+    "phone_hash",
+    "purpose",
+    "granted",
+    "version",
+    "channel",
+    "recorded_at",
+)
+# The purposes the registration screens ask about, in the order their records are written.
+_PURPOSES = ("registration", "share_partners", "sms", "call")
+
+
+@functools.cache
+def _file_statement(answered: tuple[str, ...]) -> Executable:
+    """WITH reg AS (the upsert RETURNING id, ref), k AS (INSERT the four consent records,
+    naming reg.ref) SELECT id, ref FROM reg: one statement (PostgreSQL only)."""
+    upsert = cast(Insert, _upsert_statement("postgresql", answered, with_id=True))
+    reg = upsert.cte("reg")
+    column = _CONSENTS.c
+
+    def record(purpose: str) -> Select[Any]:
+        """One consent record's values, in _CONSENT_COLUMNS order."""
+        return select(
+            literal("registration", column.subject_type.type),
+            reg.c.ref,
+            bindparam("k_phone_hash", type_=column.phone_hash.type),
+            literal(purpose, column.purpose.type),
+            bindparam(f"k_{purpose}_granted", type_=column.granted.type),
+            bindparam("k_version", type_=column.version.type),
+            bindparam("k_channel", type_=column.channel.type),
+            bindparam("k_recorded_at", type_=column.recorded_at.type),
+        )
+
+    rows = [record(purpose) for purpose in _PURPOSES]
+    consents = insert(_CONSENTS).from_select(list(_CONSENT_COLUMNS), union_all(*rows))
+    return select(reg.c.id, reg.c.ref).add_cte(consents.cte("k"))
+
+
+def _store(
+    uow: UnitOfWork,
+    services: Services,
+    phone_hash: str,
+    e164: str,
+    language: str,
+    channel: str,
+    fields: Mapping[str, Any],
+) -> tuple[str, int, bool]:
+    """Add or update the phone's registration and record its consents; (ref, id, created).
+
+    On PostgreSQL (production) a new row's id is drawn from the table's own sequence first, so
+    its reference is known before the insert, and the upsert and the consent records are ONE
+    statement (a data-modifying CTE) in autocommit: two round trips, no BEGIN or COMMIT, atomic
+    as one statement is. Elsewhere (SQLite) the upsert, the reference and the consents are
+    written in one transaction.
+    """
+    if uow.session.get_bind().dialect.name != "postgresql":
+        ref, reg_id, created = _upsert(uow, services, phone_hash, e164, language, channel, fields)
+        _record_consents(uow, ref, phone_hash, fields, channel)
+        return ref, reg_id, created
+    conn = uow.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    new_id = int(conn.execute(_NEXT_REGISTRATION_ID).scalar_one())
+    new_ref = references.maker(services.settings.phone_hash_key).registration(new_id)
+    params = _row(services, new_ref, phone_hash, e164, language, channel, fields)
+    params["id"] = new_id
+    granted = _granted(fields)
+    params.update(
+        {
+            "k_phone_hash": phone_hash,
+            "k_version": REGISTRATION_CONSENT_VERSION,
+            "k_channel": channel,
+            "k_recorded_at": params["created_at"],
+            **{f"k_{purpose}_granted": granted[purpose] for purpose in _PURPOSES},
+        }
+    )
+    try:
+        reg_id, ref = conn.execute(_file_statement(tuple(fields)), params).one()
+    except IntegrityError:
+        raise UniqueConflict from None
+    return ref, reg_id, reg_id == new_id
+
+
+def _row(
+    services: Services,
+    ref: str,
+    phone_hash: str,
+    e164: str,
+    language: str,
+    channel: str,
+    fields: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The values a filing binds to the upsert (a new row's, or the update's)."""
+    now = utcnow()
+    return {
+        "ref": ref,
+        "phone_hash": phone_hash,
+        "status": "new",
+        "created_at": now,
+        "updated_at": now,
+        "phone_enc": services.cipher.encrypt(e164),
+        "language": language,
+        "channel": channel,
+        "consent_version": REGISTRATION_CONSENT_VERSION,
+        "routed_at": None,  # this version's notices are staged by the routing job
+        **fields,
+    }
+
+
+def _granted(fields: Mapping[str, Any]) -> dict[str, bool]:
+    """What the caller agreed to, per purpose (registration itself always)."""
+    return {
+        "registration": True,
+        "share_partners": bool(fields["share_partners"]),
+        "sms": bool(fields["sms_opt_in"]),
+        "call": fields["contact_by"] == "call",
+    }
+
+
 def _upsert(
     uow: UnitOfWork,
     services: Services,
@@ -208,21 +344,8 @@ def _upsert(
     first, Core rather than the ORM on the caller's last hop. A new row's reference, a keyed
     permutation of its id, is set by a second statement once the id is known.
     Returns (ref, id, created)."""
-    now = utcnow()
     placeholder = placeholder_ref()
-    params: dict[str, Any] = {
-        "ref": placeholder,
-        "phone_hash": phone_hash,
-        "status": "new",
-        "created_at": now,
-        "updated_at": now,
-        "phone_enc": services.cipher.encrypt(e164),
-        "language": language,
-        "channel": channel,
-        "consent_version": REGISTRATION_CONSENT_VERSION,
-        "routed_at": None,  # this version's notices are staged by the routing job
-        **fields,
-    }
+    params = _row(services, placeholder, phone_hash, e164, language, channel, fields)
     conn = uow.session.connection()
     stmt = _upsert_statement(conn.dialect.name, tuple(fields))
     try:
@@ -236,7 +359,7 @@ def _upsert(
     return ref, reg_id, created
 
 
-_INSERT_CONSENT = insert(table_of(ConsentRecord))
+_INSERT_CONSENT = insert(_CONSENTS)
 
 
 def _record_consents(
@@ -245,6 +368,7 @@ def _record_consents(
     """One record per purpose the registration screens asked about, granted or not: written by
     ONE multi-row INSERT (nothing reads them back in this transaction)."""
     now = utcnow()
+    granted = _granted(fields)
     uow.session.connection().execute(
         _INSERT_CONSENT,
         [
@@ -253,16 +377,11 @@ def _record_consents(
                 "subject_ref": ref,
                 "phone_hash": phone_hash,
                 "purpose": purpose,
-                "granted": granted,
+                "granted": granted[purpose],
                 "version": REGISTRATION_CONSENT_VERSION,
                 "channel": channel,
                 "recorded_at": now,
             }
-            for purpose, granted in (
-                ("registration", True),
-                ("share_partners", fields["share_partners"]),
-                ("sms", fields["sms_opt_in"]),
-                ("call", fields["contact_by"] == "call"),
-            )
+            for purpose in _PURPOSES
         ],
     )
