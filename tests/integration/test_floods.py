@@ -43,6 +43,7 @@ from ussd_app.rate_limits import RateLimits
 from ussd_app.reports.intake import submit_report
 from ussd_app.reports.models import TraffickingReport
 from ussd_app.runtime import jobs
+from ussd_app.ussd import redis_wire
 
 FLOODER = "+26658444444"
 NEIGHBOUR = "+26658444445"
@@ -305,20 +306,27 @@ def test_the_hop_limits_cost_no_redis_command_of_their_own(make: Any) -> None:
     phone.to_main()  # two hops, counted
     seen: list[str] = []
     original = container.redis.execute_command
+    original_wire = redis_wire.call
 
     def counting(*args: Any, **options: Any) -> Any:
         seen.append(str(args[0]))
         return original(*args, **options)
 
+    def counting_wire(client: Any, packed: bytes) -> Any:
+        seen.append(packed.split(b"\r\n")[2].decode())  # *<n> $<len> <command name> ...
+        return original_wire(client, packed)
+
     container.redis.execute_command = counting  # type: ignore[method-assign]
+    redis_wire.call = counting_wire  # type: ignore[assignment]
     try:
         assert phone.send("1").startswith("CON")  # the third hop of the session: at the limit
-        assert seen == ["EVALSHA", "EVAL"], seen  # lock + load + count; save + unlock
+        assert seen == ["EVALSHA", "EVALSHA"], seen  # lock + load + count; save + unlock
         seen.clear()
         assert phone.send("1").startswith("END Sorry, this phone has used the service")
-        assert seen == ["EVALSHA", "EVAL"], seen
+        assert seen == ["EVALSHA", "EVALSHA"], seen
     finally:
         del container.redis.execute_command
+        redis_wire.call = original_wire  # type: ignore[assignment]
     assert phone.dial().startswith("CON")  # a new session has its own window
 
 

@@ -19,7 +19,6 @@ between hops, so any process can serve any hop.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time
@@ -34,6 +33,7 @@ from ussd_app import digests, metrics
 from ussd_app.crypto import Cipher
 from ussd_app.menu.types import SessionState
 from ussd_app.retention_policy import PHONE_PREFERENCE
+from ussd_app.ussd import redis_wire
 
 SESSION_PREFIX = "ussd:s:"
 LOCK_PREFIX = "ussd:l:"
@@ -101,7 +101,7 @@ if #KEYS > 4 then
 end
 return {1, record, redis.call('get', KEYS[3]), redis.call('get', KEYS[4]), over}
 """
-_LOCK_LOAD_SHA = hashlib.sha1(_LOCK_LOAD_LUA.encode(), usedforsecurity=False).hexdigest()
+_LOCK_LOAD = redis_wire.Script(_LOCK_LOAD_LUA)
 
 # One command to end a hop: write what it set and release the lock if still ours.
 # KEYS: session, resume, language, lock, pending languages. ARGV: token, record, record ttl,
@@ -123,6 +123,7 @@ end
 if redis.call('get', KEYS[4]) == ARGV[1] then redis.call('del', KEYS[4]) end
 return 1
 """
+_SAVE_UNLOCK = redis_wire.Script(_SAVE_UNLOCK_LUA)
 
 
 @dataclass(frozen=True)
@@ -181,9 +182,10 @@ class Hop:
     """One hop's view of Redis: what was read when the lock was taken, and what to write back.
 
     Everything is read with ONE command (EVALSHA of a Lua script: lock + session + resume
-    snapshot + language + the hop's limit counters) and written with one (EVAL: session +
+    snapshot + language + the hop's limit counters) and written with one (EVALSHA: session +
     resume + language + unlock), so a hop costs two commands and two round trips, as a
-    hand-written GET + SET hop does.
+    hand-written GET + SET hop does. Both are sent by `redis_wire`, without redis-py's
+    per-command wrapping.
     """
 
     def __init__(
@@ -275,27 +277,28 @@ class SessionStore:
             resume_op, resume_value = "set", self._seal(hop.resume_state)
         elif hop.clear_resume and raw_resume is not None:
             resume_op = "del"
-        # EVAL, not a registered Script: redis-py's Script first tries EVALSHA and may need a
-        # second round trip; the script is a few hundred bytes and Redis caches it by digest.
-        self._redis.eval(
-            _SAVE_UNLOCK_LUA,
-            5,
-            session_key,
-            RESUME_PREFIX + phone_slot,
-            LANG_PREFIX + phone_slot,
-            lock_key,
-            LANG_PENDING,
-            token,
-            record,
-            self._session_ttl,
-            resume_op,
-            resume_value,
-            self._resume_window,
-            hop.remember_language or "",
-            LANG_CACHE_S,
-            hop.pending_language or "",
-            LANG_PENDING_MAX,
-            LANG_PENDING_TTL_S,
+        _SAVE_UNLOCK.run(
+            self._redis,
+            (
+                session_key,
+                RESUME_PREFIX + phone_slot,
+                LANG_PREFIX + phone_slot,
+                lock_key,
+                LANG_PENDING,
+            ),
+            (
+                token,
+                record,
+                self._session_ttl,
+                resume_op,
+                resume_value,
+                self._resume_window,
+                hop.remember_language or "",
+                LANG_CACHE_S,
+                hop.pending_language or "",
+                LANG_PENDING_MAX,
+                LANG_PENDING_TTL_S,
+            ),
         )
         shown = hop.save_record if hop.save_record is not None else hop.record
         metrics.HOPS.labels(screen=_screen_of(shown, "_none")).inc()
@@ -314,15 +317,10 @@ class SessionStore:
             self._redis.ltrim(LANG_PENDING, count, -1)
 
     def _lock_and_load(self, keys: list[str], args: list[str | int]) -> list[Any]:
-        """EVALSHA of the lock-and-load script: one command, one round trip (loaded once per
-        Redis server on NOSCRIPT). Returns [0] when the lock is held by another hop (nothing
-        is counted then: the retry counts once)."""
-        try:
-            got = self._redis.evalsha(_LOCK_LOAD_SHA, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            self._redis.script_load(_LOCK_LOAD_LUA)
-            got = self._redis.evalsha(_LOCK_LOAD_SHA, len(keys), *keys, *args)
-        return list(got)
+        """The lock-and-load script: one command, one round trip (loaded once per Redis server
+        on NOSCRIPT). Returns [0] when the lock is held by another hop (nothing is counted
+        then: the retry counts once)."""
+        return list(_LOCK_LOAD.run(self._redis, keys, args))
 
     def _slot(self, identifier: str) -> str:
         """The Redis name for a session id or phone hash: a keyed digest under its own purpose
