@@ -60,8 +60,14 @@ _SA_NATIONAL_RE = re.compile(r"(?<![\w#])0[1-8]\d(?:[ \-]?\d){7}(?![\w])")
 _REFERENCE_PREFIX_RE = re.compile(r"(?<![A-Za-z])[TRtr][-*#]?$")
 # Dates look like national numbers to libphonenumber (`2024-05-01` has 8 digits).
 _DATE_RE = re.compile(r"(?:19|20)\d\d[-/.][01]\d[-/.][0-3]\d|[0-3]\d[-/.][01]\d[-/.](?:19|20)\d\d")
-# Durations as Python prints them (RQ: "job in 0:00:00.012345s"): 8 digits, not a number.
-_DURATION_RE = re.compile(r"(?<![\d:])\d{1,2}:\d\d:\d\d\.\d{1,6}(?!\d)")
+# Digits that are never a phone number: durations as Python prints them (RQ: "job in
+# 0:00:00.012345s"), UUIDs (RQ job ids), and our correlation ids (`cid=816f26651234`, 12 hex
+# characters whose digits can look like a Lesotho number).
+_NOT_A_NUMBER_RE = re.compile(
+    r"(?<![\d:])\d{1,2}:\d\d:\d\d\.\d{1,6}(?!\d)"
+    r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
+    r"|(?<=\bcid=)[0-9a-f]{12}\b"
+)
 # Shortest string worth redacting literally; shorter "secrets" would blank out ordinary words.
 _MIN_LITERAL_SECRET = 8
 
@@ -79,7 +85,7 @@ def mask_numbers(text: str) -> str:
     """Replace every phone number in `text` by its mask (see `phones.mask`)."""
     if not _DIGIT_RUN_RE.search(text):
         return text
-    durations = [m.span() for m in _DURATION_RE.finditer(text)]
+    protected = [m.span() for m in _NOT_A_NUMBER_RE.finditer(text)]
     pieces: list[str] = []
     last = 0
     matcher = phonenumbers.PhoneNumberMatcher(
@@ -94,7 +100,7 @@ def mask_numbers(text: str) -> str:
             continue  # a case reference (T-12345678, R-1234567-8): not a person's number
         if _DATE_RE.fullmatch(raw):
             continue
-        if any(a <= start and start + len(raw) <= b for a, b in durations):
+        if any(a <= start and start + len(raw) <= b for a, b in protected):
             continue
         pieces.append(text[last:start])
         pieces.append(phones.mask(raw))
