@@ -47,3 +47,17 @@ class ConsentRecord(Base):
     def __repr__(self) -> str:
         state = "granted" if self.granted else "refused/withdrawn"
         return f"<ConsentRecord {self.subject_ref} {self.purpose} {state}>"
+
+
+# The columns a consent record is written with (the id is the database's), in one order, for
+# the Core statements that insert records together with what they are about.
+CONSENT_COLUMNS = (
+    "subject_type",
+    "subject_ref",
+    "phone_hash",
+    "purpose",
+    "granted",
+    "version",
+    "channel",
+    "recorded_at",
+)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Annotated, Any, ClassVar, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Select, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
@@ -134,6 +134,12 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def table_of(model: type[Base]) -> Table:
     """A model's table, typed as one (for Core statements built once at import)."""
     return cast(Table, model.__table__)
+
+
+def next_id(table: Table) -> Select[Any]:
+    """SELECT nextval of `table`'s own id sequence (PostgreSQL): an id drawn before the insert
+    is as unique as one the column's default would draw."""
+    return select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
 
 
 def upsert_into(dialect: str, table: Any) -> postgresql.Insert | sqlite.Insert:

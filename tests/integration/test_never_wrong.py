@@ -203,14 +203,25 @@ class TestTheReplyFollowsTheCommit:
         start: list[str],
         thanks: str,
         caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        """The issue's reproduction: EVAL refused to the app's Redis user before the last hop.
-        The lock is taken (SET NX) and the report commits; the write-back's EVAL (unlock) fails."""
+        """The issue's reproduction: scripts refused to the app's Redis user (an ACL change)
+        while the last hop runs. The lock is taken and the report commits; then EVAL and EVALSHA
+        are refused, so the write-back (session save + unlock) fails."""
+        import handlers.reports
+
         _url, admin = private_redis
         client = create_app(container=private_container).test_client()
         session = Session(client, "ATUid_eval_refused")
         session.send(*start, *URGENT_FINISH[:-1])
-        admin.acl_setuser("app", enabled=True, commands=["-eval"])  # from now on, EVAL is refused
+        real_submit = handlers.reports.submit_report
+
+        def submit_then_refuse(*args: Any, **kwargs: Any) -> Any:
+            result = real_submit(*args, **kwargs)  # the report has committed
+            admin.acl_setuser("app", enabled=True, commands=["-eval", "-evalsha"])
+            return result
+
+        monkeypatch.setattr(handlers.reports, "submit_report", submit_then_refuse)
         body = session.send(URGENT_FINISH[-1])
 
         (report,) = _reports(private_container)
@@ -220,7 +231,7 @@ class TestTheReplyFollowsTheCommit:
         refused = [r.exc_info[1] for r in caplog.records if r.exc_info]
         assert any(isinstance(e, redis.exceptions.NoPermissionError) for e in refused)
         assert "failed after its commit" in caplog.text
-        admin.acl_setuser("app", enabled=True, commands=["+eval"])
+        admin.acl_setuser("app", enabled=True, commands=["+eval", "+evalsha"])
         drain(private_container)
         assert _alerts_of(private_container, report)  # and it was alerted
 
@@ -313,6 +324,12 @@ class FailAfter:
         self._check()
         return _FailingPipeline(self, self._real.pipeline(*args, **kwargs))
 
+    @property
+    def connection_pool(self) -> Any:
+        """The pool, refusing connections once armed (redis_wire sends the hop's scripts on a
+        pooled connection, not through the client's commands)."""
+        return _FailingPool(self, self._real.connection_pool)
+
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._real, name)
         if not callable(attr):
@@ -323,6 +340,19 @@ class FailAfter:
             return attr(*args, **kwargs)
 
         return call
+
+
+class _FailingPool:
+    def __init__(self, owner: FailAfter, real: Any) -> None:
+        self._owner = owner
+        self._real = real
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        self._owner._check()
+        return self._real.get_connection(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
 
 
 class _FailingPipeline:

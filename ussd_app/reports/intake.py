@@ -18,15 +18,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, Executable, bindparam, func, insert, select, update
+from sqlalchemy import Boolean, Executable, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ussd_app import codes as reference
 from ussd_app import references
 from ussd_app.columns import SMS_TEXT_MAX_CHARS, VEHICLE_MAX_CHARS
-from ussd_app.consent import ConsentRecord
+from ussd_app.consent import CONSENT_COLUMNS, ConsentRecord
 from ussd_app.container import Services
-from ussd_app.db import UnitOfWork, table_of, utcnow
+from ussd_app.db import UnitOfWork, next_id, table_of, utcnow
 from ussd_app.phones import InvalidPhoneNumber, mask
 from ussd_app.rate_limits import phone_key
 from ussd_app.records import (
@@ -330,7 +330,7 @@ _SET_REF = (
 )
 _INSERT_CONTACT = insert(_CONTACTS)
 _INSERT_CONSENT = insert(_CONSENTS)
-_NEXT_REPORT_ID = select(func.nextval(func.pg_get_serial_sequence(_REPORTS.name, "id")))
+_NEXT_REPORT_ID = next_id(_REPORTS)
 
 
 def _contact_row(services: Services, e164: str, callback_consent: bool) -> dict[str, Any]:
@@ -438,20 +438,10 @@ def _file_statement(report_columns: tuple[str, ...]) -> Executable:
             *(bindparam(f"c_{name}", type_=_CONTACTS.c[name].type) for name in contact_columns),
         ),
     )
-    consent_columns = (
-        "subject_type",
-        "subject_ref",
-        "phone_hash",
-        "purpose",
-        "granted",
-        "version",
-        "channel",
-        "recorded_at",
-    )
     k = insert(_CONSENTS).from_select(
-        list(consent_columns),
+        list(CONSENT_COLUMNS),
         select(
-            *(bindparam(f"k_{name}", type_=_CONSENTS.c[name].type) for name in consent_columns)
+            *(bindparam(f"k_{name}", type_=_CONSENTS.c[name].type) for name in CONSENT_COLUMNS)
         ).where(bindparam("k_wanted", type_=Boolean)),
     )
     return select(r.c.id).add_cte(c.cte("c"), k.cte("k"))

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Select,
     bindparam,
     case,
-    func,
     insert,
     literal,
     select,
@@ -29,9 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from ussd_app import codes as reference
 from ussd_app import references
 from ussd_app.columns import NAME_MAX_CHARS, REGISTRATION_CHANNELS
-from ussd_app.consent import ConsentRecord
+from ussd_app.consent import CONSENT_COLUMNS, ConsentRecord
 from ussd_app.container import Services
-from ussd_app.db import UnitOfWork, table_of, upsert_into, utcnow
+from ussd_app.db import UnitOfWork, next_id, table_of, upsert_into, utcnow
 from ussd_app.phones import mask
 from ussd_app.records import (
     UniqueConflict,
@@ -209,18 +208,8 @@ _SET_REF = (
 )
 
 
-_NEXT_REGISTRATION_ID = select(func.nextval(func.pg_get_serial_sequence(_REGISTRATIONS.name, "id")))
+_NEXT_REGISTRATION_ID = next_id(_REGISTRATIONS)
 _CONSENTS = table_of(ConsentRecord)
-_CONSENT_COLUMNS = (
-    "subject_type",
-    "subject_ref",
-    "phone_hash",
-    "purpose",
-    "granted",
-    "version",
-    "channel",
-    "recorded_at",
-)
 # The purposes the registration screens ask about, in the order their records are written.
 _PURPOSES = ("registration", "share_partners", "sms", "call")
 
@@ -234,7 +223,7 @@ def _file_statement(answered: tuple[str, ...]) -> Executable:
     column = _CONSENTS.c
 
     def record(purpose: str) -> Select[Any]:
-        """One consent record's values, in _CONSENT_COLUMNS order."""
+        """One consent record's values, in CONSENT_COLUMNS order."""
         return select(
             literal("registration", column.subject_type.type),
             reg.c.ref,
@@ -247,7 +236,7 @@ def _file_statement(answered: tuple[str, ...]) -> Executable:
         )
 
     rows = [record(purpose) for purpose in _PURPOSES]
-    consents = insert(_CONSENTS).from_select(list(_CONSENT_COLUMNS), union_all(*rows))
+    consents = insert(_CONSENTS).from_select(list(CONSENT_COLUMNS), union_all(*rows))
     return select(reg.c.id, reg.c.ref).add_cte(consents.cte("k"))
 
 
