@@ -140,9 +140,8 @@ def register_returnee(
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with services.uow() as uow:
-                ref, reg_id, created = _store(
-                    uow, services, phone_hash, e164, language, channel, fields
-                )
+                row = _row(services, phone_hash, e164, language, channel, fields)
+                ref, reg_id, created = _store(uow, services, row, tuple(fields))
                 _route_after_commit(services, uow, reg_id)
                 uow.commit()
         except UniqueConflict:
@@ -241,13 +240,7 @@ def _file_statement(answered: tuple[str, ...]) -> Executable:
 
 
 def _store(
-    uow: UnitOfWork,
-    services: Services,
-    phone_hash: str,
-    e164: str,
-    language: str,
-    channel: str,
-    fields: Mapping[str, Any],
+    uow: UnitOfWork, services: Services, row: Mapping[str, Any], answered: tuple[str, ...]
 ) -> tuple[str, int, bool]:
     """Add or update the phone's registration and record its consents; (ref, id, created).
 
@@ -258,26 +251,25 @@ def _store(
     written in one transaction.
     """
     if uow.session.get_bind().dialect.name != "postgresql":
-        ref, reg_id, created = _upsert(uow, services, phone_hash, e164, language, channel, fields)
-        _record_consents(uow, ref, phone_hash, fields, channel)
+        ref, reg_id, created = _upsert(uow, services, row, answered)
+        _record_consents(uow, ref, row)
         return ref, reg_id, created
     conn = uow.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     new_id = int(conn.execute(_NEXT_REGISTRATION_ID).scalar_one())
     new_ref = references.maker(services.settings.phone_hash_key).registration(new_id)
-    params = _row(services, new_ref, phone_hash, e164, language, channel, fields)
-    params["id"] = new_id
-    granted = _granted(fields)
-    params.update(
-        {
-            "k_phone_hash": phone_hash,
-            "k_version": REGISTRATION_CONSENT_VERSION,
-            "k_channel": channel,
-            "k_recorded_at": params["created_at"],
-            **{f"k_{purpose}_granted": granted[purpose] for purpose in _PURPOSES},
-        }
-    )
+    granted = _granted(row)
+    params = {
+        **row,
+        "id": new_id,
+        "ref": new_ref,
+        "k_phone_hash": row["phone_hash"],
+        "k_version": REGISTRATION_CONSENT_VERSION,
+        "k_channel": row["channel"],
+        "k_recorded_at": row["created_at"],
+        **{f"k_{purpose}_granted": granted[purpose] for purpose in _PURPOSES},
+    }
     try:
-        reg_id, ref = conn.execute(_file_statement(tuple(fields)), params).one()
+        reg_id, ref = conn.execute(_file_statement(answered), params).one()
     except IntegrityError:
         raise UniqueConflict from None
     return ref, reg_id, reg_id == new_id
@@ -285,17 +277,15 @@ def _store(
 
 def _row(
     services: Services,
-    ref: str,
     phone_hash: str,
     e164: str,
     language: str,
     channel: str,
     fields: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The values a filing binds to the upsert (a new row's, or the update's)."""
+    """The values a filing binds to the upsert (a new row's, or the update's), but its ref."""
     now = utcnow()
     return {
-        "ref": ref,
         "phone_hash": phone_hash,
         "status": "new",
         "created_at": now,
@@ -309,24 +299,18 @@ def _row(
     }
 
 
-def _granted(fields: Mapping[str, Any]) -> dict[str, bool]:
+def _granted(row: Mapping[str, Any]) -> dict[str, bool]:
     """What the caller agreed to, per purpose (registration itself always)."""
     return {
         "registration": True,
-        "share_partners": bool(fields["share_partners"]),
-        "sms": bool(fields["sms_opt_in"]),
-        "call": fields["contact_by"] == "call",
+        "share_partners": bool(row["share_partners"]),
+        "sms": bool(row["sms_opt_in"]),
+        "call": row["contact_by"] == "call",
     }
 
 
 def _upsert(
-    uow: UnitOfWork,
-    services: Services,
-    phone_hash: str,
-    e164: str,
-    language: str,
-    channel: str,
-    fields: Mapping[str, Any],
+    uow: UnitOfWork, services: Services, row: Mapping[str, Any], answered: tuple[str, ...]
 ) -> tuple[str, int, bool]:
     """Add the phone's registration, or update it (the latest answers win, its reference stays;
     a closed case goes back to `new`), with ONE INSERT ... ON CONFLICT DO UPDATE: no look-up
@@ -334,9 +318,9 @@ def _upsert(
     permutation of its id, is set by a second statement once the id is known.
     Returns (ref, id, created)."""
     placeholder = placeholder_ref()
-    params = _row(services, placeholder, phone_hash, e164, language, channel, fields)
+    params = {**row, "ref": placeholder}
     conn = uow.session.connection()
-    stmt = _upsert_statement(conn.dialect.name, tuple(fields))
+    stmt = _upsert_statement(conn.dialect.name, answered)
     try:
         reg_id, ref = conn.execute(stmt, params).one()
     except IntegrityError:  # the placeholder reference was taken: try again
@@ -351,25 +335,22 @@ def _upsert(
 _INSERT_CONSENT = insert(_CONSENTS)
 
 
-def _record_consents(
-    uow: UnitOfWork, ref: str, phone_hash: str, fields: Mapping[str, Any], channel: str
-) -> None:
+def _record_consents(uow: UnitOfWork, ref: str, row: Mapping[str, Any]) -> None:
     """One record per purpose the registration screens asked about, granted or not: written by
     ONE multi-row INSERT (nothing reads them back in this transaction)."""
-    now = utcnow()
-    granted = _granted(fields)
+    granted = _granted(row)
     uow.session.connection().execute(
         _INSERT_CONSENT,
         [
             {
                 "subject_type": "registration",
                 "subject_ref": ref,
-                "phone_hash": phone_hash,
+                "phone_hash": row["phone_hash"],
                 "purpose": purpose,
                 "granted": granted[purpose],
                 "version": REGISTRATION_CONSENT_VERSION,
-                "channel": channel,
-                "recorded_at": now,
+                "channel": row["channel"],
+                "recorded_at": row["created_at"],
             }
             for purpose in _PURPOSES
         ],
