@@ -204,7 +204,21 @@ def failure_status(exc: BaseException) -> int:
 
 def form_field(name: str, *, max_len: int, required: bool = True, allow_empty: bool = False) -> str:
     """A form field, or BadRequest naming what is wrong with it."""
-    value = gateway_form().get(name)
+    return field_of(
+        gateway_form(), name, max_len=max_len, required=required, allow_empty=allow_empty
+    )
+
+
+def field_of(
+    form: dict[str, str],
+    name: str,
+    *,
+    max_len: int,
+    required: bool = True,
+    allow_empty: bool = False,
+) -> str:
+    """`form_field` on a form already read (the USSD hop reads five fields from one form)."""
+    value = form.get(name)
     if value is None:
         if required:
             raise BadRequest(f"missing form field '{name}'")

@@ -12,7 +12,7 @@ from ussd_app.gateway import (
     BadRequest,
     correlation_id,
     failure_status,
-    form_field,
+    field_of,
     gateway_form,
     plain,
     require_gateway_token,
@@ -34,20 +34,21 @@ def _container() -> Container:
 
 def parse_hop() -> UssdRequest:
     """Read and check the gateway's form fields (reference/africastalking.md 1.1)."""
-    session_id = form_field("sessionId", max_len=128)
+    form = gateway_form()
+    session_id = field_of(form, "sessionId", max_len=128)
     if not _SESSION_ID.match(session_id):
         raise BadRequest("form field 'sessionId' has characters a session id cannot have")
-    raw_phone = form_field("phoneNumber", max_len=32)
+    raw_phone = field_of(form, "phoneNumber", max_len=32)
     try:
         phone = _container().services.normalise_phone(raw_phone)
     except InvalidPhoneNumber as exc:
         raise BadRequest(f"form field 'phoneNumber' is not a phone number ({exc})") from None
     return UssdRequest(
         session_id=session_id,
-        service_code=form_field("serviceCode", max_len=64),
+        service_code=field_of(form, "serviceCode", max_len=64),
         phone=phone,
-        network_code=form_field("networkCode", max_len=16, allow_empty=True),
-        text=form_field("text", max_len=1024, allow_empty=True),
+        network_code=field_of(form, "networkCode", max_len=16, allow_empty=True),
+        text=field_of(form, "text", max_len=1024, allow_empty=True),
     )
 
 
