@@ -82,33 +82,46 @@ def set_secrets(values: Iterable[str]) -> None:
 
 
 def mask_numbers(text: str) -> str:
-    """Replace every phone number in `text` by its mask (see `phones.mask`)."""
+    """Replace every phone number in `text` by its mask (see `phones.mask`).
+
+    Durations, UUIDs and correlation ids are blanked (same length, no digits) before anything
+    looks for numbers, so no matcher ever reads their digits: a line whose only digits are
+    those (RQ's "Job OK (<uuid>)", every job) costs a regex, not libphonenumber's matcher."""
     if not _DIGIT_RUN_RE.search(text):
         return text
-    protected = [m.span() for m in _NOT_A_NUMBER_RE.finditer(text)]
+    work = _NOT_A_NUMBER_RE.sub(lambda m: "x" * len(m.group(0)), text)
+    if not _DIGIT_RUN_RE.search(work):
+        return text
     pieces: list[str] = []
     last = 0
     matcher = phonenumbers.PhoneNumberMatcher(
-        text, "LS", leniency=phonenumbers.Leniency.POSSIBLE, max_tries=1000
+        work, "LS", leniency=phonenumbers.Leniency.POSSIBLE, max_tries=1000
     )
     for match in matcher:
         raw = match.raw_string.strip()
         start = match.start + match.raw_string.index(raw)
-        if start > 0 and text[start - 1] == "#":  # a mask's own tag
+        if start > 0 and work[start - 1] == "#":  # a mask's own tag
             continue
-        if _REFERENCE_PREFIX_RE.search(text[max(0, start - 3) : start]):
+        if _REFERENCE_PREFIX_RE.search(work[max(0, start - 3) : start]):
             continue  # a case reference (T-12345678, R-1234567-8): not a person's number
         if _DATE_RE.fullmatch(raw):
-            continue
-        if any(a <= start and start + len(raw) <= b for a, b in protected):
             continue
         pieces.append(text[last:start])
         pieces.append(phones.mask(raw))
         last = start + len(raw)
     pieces.append(text[last:])
     text = "".join(pieces)
-    text = _GLUED_INTERNATIONAL_RE.sub(lambda m: phones.mask(m.group(0)), text)
-    return _SA_NATIONAL_RE.sub(lambda m: phones.mask(m.group(0)), text)
+    protected = [m.span() for m in _NOT_A_NUMBER_RE.finditer(text)]
+
+    def masked(m: re.Match[str]) -> str:
+        start, end = m.span()
+        if any(a <= start and end <= b for a, b in protected):
+            return m.group(0)
+        return phones.mask(m.group(0))
+
+    text = _GLUED_INTERNATIONAL_RE.sub(masked, text)
+    protected = [m.span() for m in _NOT_A_NUMBER_RE.finditer(text)]
+    return _SA_NATIONAL_RE.sub(masked, text)
 
 
 def scrub(text: str) -> str:

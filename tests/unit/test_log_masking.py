@@ -259,3 +259,14 @@ def test_a_job_id_is_never_taken_for_a_number() -> None:
 def test_a_number_beside_a_correlation_id_is_still_masked() -> None:
     out = scrub("cid=816f58123456 caller 58123456")
     assert out.startswith("cid=816f58123456 caller ") and not out.endswith("58123456")
+
+
+def test_a_job_id_with_a_south_african_shape_inside_is_left_alone() -> None:
+    line = "alerts: Job OK (6f1c2a9e-0812-3456-7890-aabbccddeeff)"
+    assert scrub(line) == line
+
+
+def test_a_number_right_after_a_job_id_is_still_masked() -> None:
+    out = scrub("job 6f1c2a9e-0812-3456-7890-aabbccddeeff for +26658123456")
+    assert out.startswith("job 6f1c2a9e-0812-3456-7890-aabbccddeeff for ")
+    assert "58123456" not in out
