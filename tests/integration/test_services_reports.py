@@ -383,3 +383,27 @@ def test_default_priority_is_a_floor(
 def test_unknown_default_priority_is_refused(services: Services) -> None:
     with pytest.raises(ValueError, match="default_priority"):
         submit(services, default_priority="P0")
+
+
+def test_a_filing_leaves_no_pooled_connection_in_autocommit(services: Services) -> None:
+    """On PostgreSQL the filing runs in autocommit (one statement is atomic); the connection
+    goes back to the pool in transactional mode, so the next unit of work is a transaction."""
+    from ussd_app.returnees.registrations import register_returnee
+
+    submit(services)
+    register_returnee(
+        services,
+        phone="+26658000011",
+        language="en",
+        answers={"consent": "yes", "share_partners": "yes", "contact_by": "sms"},
+    )
+    with services.uow() as uow:
+        conn = uow.session.connection()
+        assert conn.get_isolation_level() != "AUTOCOMMIT"
+        dbapi = conn.connection.dbapi_connection
+        if conn.dialect.name == "postgresql":
+            assert dbapi is not None and dbapi.autocommit is False  # type: ignore[attr-defined]
+        uow.session.add(TraffickingReport(ref="T-0", language="en", priority="P3"))
+        uow.session.flush()
+        # Not committed: leaving the unit of work rolls it back, as a transaction would.
+    assert count(services, TraffickingReport) == 1
