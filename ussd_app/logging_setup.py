@@ -61,12 +61,15 @@ _REFERENCE_PREFIX_RE = re.compile(r"(?<![A-Za-z])[TRtr][-*#]?$")
 # Dates look like national numbers to libphonenumber (`2024-05-01` has 8 digits).
 _DATE_RE = re.compile(r"(?:19|20)\d\d[-/.][01]\d[-/.][0-3]\d|[0-3]\d[-/.][01]\d[-/.](?:19|20)\d\d")
 # Digits that are never a phone number: durations as Python prints them (RQ: "job in
-# 0:00:00.012345s"), UUIDs (RQ job ids), and our correlation ids (`cid=816f26651234`, 12 hex
-# characters whose digits can look like a Lesotho number).
+# 0:00:00.012345s"), UUIDs with or without dashes (RQ job ids and worker names), our
+# correlation ids (`cid=816f26651234`, 12 hex characters whose digits can look like a Lesotho
+# number), and case references (`T-58123456`, `R-1234567-8`).
 _NOT_A_NUMBER_RE = re.compile(
     r"(?<![\d:])\d{1,2}:\d\d:\d\d\.\d{1,6}(?!\d)"
     r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
+    r"|\b[0-9a-f]{32}\b"
     r"|(?<=\bcid=)[0-9a-f]{12}\b"
+    r"|(?<![A-Za-z])[TR]-\d{4,14}(?:-\d)?(?!\d)"
 )
 # Shortest string worth redacting literally; shorter "secrets" would blank out ordinary words.
 _MIN_LITERAL_SECRET = 8

@@ -270,3 +270,22 @@ def test_a_number_right_after_a_job_id_is_still_masked() -> None:
     out = scrub("job 6f1c2a9e-0812-3456-7890-aabbccddeeff for +26658123456")
     assert out.startswith("job 6f1c2a9e-0812-3456-7890-aabbccddeeff for ")
     assert "58123456" not in out
+
+
+def test_rq_and_routing_lines_are_left_alone_without_the_matcher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lines every job writes, with no number in them, never reach libphonenumber."""
+    import phonenumbers
+
+    def no_matcher(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("the matcher ran on a line with no number")
+
+    monkeypatch.setattr(phonenumbers, "PhoneNumberMatcher", no_matcher)
+    for line in (
+        "report T-83769469 routed: 2 alert(s) staged",
+        "Successfully completed time.time() job in 0:00:00.000310s on worker "
+        "c20a2f93955d4661234567cbe63e57ed",
+        "registration R-2051936-6 routed",
+    ):
+        assert scrub(line) == line
