@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, Executable, bindparam, insert, select, update
+from sqlalchemy import Executable, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ussd_app import codes as reference
@@ -381,7 +381,7 @@ def _store_new(
             ref = ref_maker(services).report(report_id)
             now = utcnow()
             conn.execute(
-                _file_statement(tuple(report)),
+                _file_statement(tuple(report), with_consent=consent is not None),
                 {
                     **{f"r_{k}": v for k, v in report.items()},
                     "r_id": report_id,
@@ -389,9 +389,8 @@ def _store_new(
                     "r_created_at": now,
                     "r_updated_at": now,
                     **{f"c_{k}": v for k, v in contact.items()},
-                    **{f"k_{k}": v for k, v in (consent or _NO_CONSENT).items()},
+                    **{f"k_{k}": v for k, v in (consent or {}).items()},
                     "k_subject_ref": ref,
-                    "k_wanted": consent is not None,
                 },
             )
             return report_id, ref
@@ -407,24 +406,11 @@ def _store_new(
         raise UniqueConflict from None
 
 
-# Placeholders bound when the report has no call-back answer (the consent CTE then inserts
-# nothing: its SELECT is filtered by k_wanted).
-_NO_CONSENT: dict[str, Any] = {
-    "subject_type": "report",
-    "phone_hash": None,
-    "purpose": "callback",
-    "granted": False,
-    "version": REPORT_CONSENT_VERSION,
-    "channel": "ussd",
-    "recorded_at": None,
-}
-
-
 @functools.cache
-def _file_statement(report_columns: tuple[str, ...]) -> Executable:
-    """WITH r AS (INSERT report RETURNING id), c AS (INSERT contact SELECT r.id ...),
-    k AS (INSERT consent SELECT ... WHERE :k_wanted) SELECT id FROM r (PostgreSQL only), for
-    the report columns the caller binds (built once per set of columns)."""
+def _file_statement(report_columns: tuple[str, ...], *, with_consent: bool) -> Executable:
+    """WITH r AS (INSERT report RETURNING id), c AS (INSERT contact SELECT r.id ...)
+    [, k AS (INSERT consent)] SELECT id FROM r (PostgreSQL only), for the report columns the
+    caller binds, with the consent CTE when there is a call-back answer (built once each)."""
     report_values = {
         name: bindparam(f"r_{name}", type_=_REPORTS.c[name].type)
         for name in ("id", "ref", "created_at", "updated_at", *report_columns)
@@ -438,13 +424,13 @@ def _file_statement(report_columns: tuple[str, ...]) -> Executable:
             *(bindparam(f"c_{name}", type_=_CONTACTS.c[name].type) for name in contact_columns),
         ),
     )
-    k = insert(_CONSENTS).from_select(
-        list(CONSENT_COLUMNS),
-        select(
-            *(bindparam(f"k_{name}", type_=_CONSENTS.c[name].type) for name in CONSENT_COLUMNS)
-        ).where(bindparam("k_wanted", type_=Boolean)),
+    filed = select(r.c.id).add_cte(c.cte("c"))
+    if not with_consent:
+        return filed
+    k = insert(_CONSENTS).values(
+        {name: bindparam(f"k_{name}", type_=_CONSENTS.c[name].type) for name in CONSENT_COLUMNS}
     )
-    return select(r.c.id).add_cte(c.cte("c"), k.cte("k"))
+    return filed.add_cte(k.cte("k"))
 
 
 def _insert_callback_consent(uow: UnitOfWork, ref: str, granted: bool, channel: str) -> None:
