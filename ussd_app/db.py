@@ -83,7 +83,7 @@ def make_engine(url: str, *, for_worker: bool = False) -> Engine:
     engine = create_engine(url, **kwargs)
     if not url.startswith("sqlite"):
         ping_when_idle(engine)
-    if url.startswith("sqlite"):
+    else:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

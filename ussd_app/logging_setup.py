@@ -87,9 +87,9 @@ def set_secrets(values: Iterable[str]) -> None:
 def mask_numbers(text: str) -> str:
     """Replace every phone number in `text` by its mask (see `phones.mask`).
 
-    Durations, UUIDs and correlation ids are blanked (same length, no digits) before anything
-    looks for numbers, so no matcher ever reads their digits: a line whose only digits are
-    those (RQ's "Job OK (<uuid>)", every job) costs a regex, not libphonenumber's matcher."""
+    Durations, UUIDs, correlation ids and case references are blanked (same length, no digits)
+    before libphonenumber looks for numbers, and are skipped by the two regex passes after it:
+    a line whose only digits are those (RQ's "Job OK (<uuid>)", every job) costs a regex."""
     if not _DIGIT_RUN_RE.search(text):
         return text
     work = _NOT_A_NUMBER_RE.sub(lambda m: "x" * len(m.group(0)), text)
@@ -113,7 +113,12 @@ def mask_numbers(text: str) -> str:
         pieces.append(phones.mask(raw))
         last = start + len(raw)
     pieces.append(text[last:])
-    text = "".join(pieces)
+    text = _mask_matches(_GLUED_INTERNATIONAL_RE, "".join(pieces))
+    return _mask_matches(_SA_NATIONAL_RE, text)
+
+
+def _mask_matches(pattern: re.Pattern[str], text: str) -> str:
+    """Mask every match of `pattern` in `text` that does not lie inside a _NOT_A_NUMBER_RE span."""
     protected = [m.span() for m in _NOT_A_NUMBER_RE.finditer(text)]
 
     def masked(m: re.Match[str]) -> str:
@@ -122,9 +127,7 @@ def mask_numbers(text: str) -> str:
             return m.group(0)
         return phones.mask(m.group(0))
 
-    text = _GLUED_INTERNATIONAL_RE.sub(masked, text)
-    protected = [m.span() for m in _NOT_A_NUMBER_RE.finditer(text)]
-    return _SA_NATIONAL_RE.sub(masked, text)
+    return pattern.sub(masked, text)
 
 
 def scrub(text: str) -> str:
