@@ -18,6 +18,7 @@ answers in the flow. Run it with:
 
 from __future__ import annotations
 
+import gc
 import os
 
 import redis
@@ -70,4 +71,13 @@ def create_app() -> Flask:
     def healthz() -> Response:
         return Response("ok\n", mimetype="text/plain")
 
+    return app
+
+
+def serve_app() -> Flask:
+    """The baseline as a server worker runs it: built, then frozen out of the garbage collector's
+    full collections, as the service's own factory does (`ussd_app.web.server.serve_app`), so
+    the two differ only in what a hop does."""
+    app = create_app()
+    gc.freeze()
     return app

@@ -5,12 +5,15 @@ What it measures
 Two targets, each under the SAME server (`--server granian`, the Procfile's: 2 workers, 1
 blocking thread each, no access log; or `--server gunicorn`, sync workers) on 127.0.0.1:
 
-* service:  the real app (`ussd_app:create_app()`) on a PostgreSQL database (`--database-url`,
-            default `bench`) and a Redis db (`--redis-url`, default db 12; flushed, so never a
-            shared one: db 0 and db 9 are refused), `EMBEDDED_WORKER=no`, `SMS_BACKEND=console`
+* service:  the real app (`ussd_app.web.server:serve_app()`, as the Procfile runs it) on a
+            PostgreSQL database (`--database-url`, default `bench`) and a Redis db
+            (`--redis-url`, default db 12; flushed, so never a shared one: db 0 and db 9 are
+            refused), `EMBEDDED_WORKER=no`, `SMS_BACKEND=console`
             (routing and send jobs are only enqueued; no worker runs), after `ussd-app db upgrade`
             and `ussd-app partners import partners.example.yaml`;
-* baseline: scripts/baseline_app.py, a hand-written Flask hop doing one Redis GET + one SET.
+* baseline: scripts/baseline_app.py, a hand-written Flask hop doing one Redis GET + one SET
+            (`baseline_app:serve_app()`: start-up objects frozen out of the collector, as the
+            service's factory does).
 
 For each user count (`--users 16,64`) and round (`--rounds`), baseline and service run back to
 back, so each ratio compares two windows a few seconds apart on the same machine.
@@ -97,6 +100,9 @@ BUSY_OTHER_SHARE = 0.25  # other processes using more than this share of all cor
 BUSY_STEAL_SHARE = 0.05
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HOP_TIMEOUT_S = 10.0  # the gateway's own limit per hop
+# The factories the servers run, as the Procfile's web process does (its launcher names the first).
+SERVICE_FACTORY = "ussd_app.web.server:serve_app"
+BASELINE_FACTORY = "baseline_app:serve_app"
 MAX_PHASE_S = 600.0  # no phase of a run may last longer than this, whatever the options
 
 
@@ -1179,7 +1185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"-- preparing the service (database {_pg_dsn(args.database_url)[1]})")
             prepare_service_db(env)
             servers["service"] = start_server(
-                args.server, "service", "ussd_app:create_app", env, log_dir, args.workers
+                args.server, "service", SERVICE_FACTORY, env, log_dir, args.workers
             )
             pg = PgCpu(args.database_url)
             cleanup.callbacks.append(pg.close)
@@ -1192,7 +1198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
             )
             servers["baseline"] = start_server(
-                args.server, "baseline", "baseline_app:create_app", env, log_dir, args.workers
+                args.server, "baseline", BASELINE_FACTORY, env, log_dir, args.workers
             )
         for proc, _url in servers.values():
             cleanup.add(proc)

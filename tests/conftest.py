@@ -81,10 +81,21 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     conn = redis.Redis.from_url(redis_url)
+    flush_held_writes()
     conn.flushdb()
     yield conn
+    flush_held_writes()
     conn.flushdb()
     conn.close()
+
+
+def flush_held_writes() -> None:
+    """Send what any app of an earlier test still holds (write-behind) before the database is
+    emptied, so a late save never lands in the next test's Redis."""
+    from ussd_app import redis_wire
+
+    for wire in list(redis_wire._LIVE):
+        wire.flush_quietly()
 
 
 @pytest.fixture

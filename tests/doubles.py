@@ -9,7 +9,14 @@ import redis
 
 
 class DeadRedis:
-    """A Redis client whose every call fails as if the server were down."""
+    """A Redis client whose every call fails as if the server were down (its pool too)."""
+
+    @property
+    def connection_pool(self) -> Any:
+        return self
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        raise redis.exceptions.ConnectionError("redis is down")
 
     def __getattr__(self, name: str) -> Any:
         def fail(*args: Any, **kwargs: Any) -> Any:

@@ -25,6 +25,7 @@ from ussd_app.menu.model import Menu
 from ussd_app.messaging.backends.base import SmsSender, make_sms_sender
 from ussd_app.messaging.queues import Dispatcher
 from ussd_app.rate_limits import OpenLimits, RateLimits
+from ussd_app.redis_wire import WriteBehind
 from ussd_app.ussd.hops import HopService
 from ussd_app.ussd.session_store import SessionStore
 
@@ -56,6 +57,7 @@ class Container:
             raise MissingCollaborator(f"Container built without: {', '.join(missing)}")
 
     def close(self) -> None:
+        self.store.flush_quietly()  # the write-behind's held saves go out first
         self.redis.close()
         self.engine.dispose()
         stop = getattr(self.embedded_redis, "stop", None)
@@ -124,7 +126,10 @@ def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
     conn = redis.Redis.from_url(
         redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
     )
-    dispatcher = Dispatcher(conn, settings.sms_retry_delays)
+    # The web process holds each hop's save and routing job for the next command (one round trip
+    # per ordinary hop; redis_wire). Workers and commands write through.
+    wire = WriteBehind(conn, 0.0 if for_worker else settings.hop_write_behind_ms / 1000)
+    dispatcher = Dispatcher(conn, settings.sms_retry_delays, wire=wire)
     limits = RateLimits(conn, settings.rate_limits)
     services, engine = build_services(settings, dispatcher, for_worker=for_worker, limits=limits)
     store = SessionStore(
@@ -134,6 +139,7 @@ def bootstrap(settings: Settings, *, for_worker: bool = False) -> Container:
         resume_window_s=settings.resume_window_s,
         lock_timeout_s=settings.hop_lock_timeout_s,
         slot_secret=settings.phone_hash_key,
+        wire=wire,
     )
     hops = HopService(services, store, menu, handlers.REGISTRY)
     container = Container(

@@ -142,6 +142,8 @@ class Settings:
     session_ttl_s: int = 300
     resume_window_s: int = 1800
     hop_lock_timeout_s: float = 5.0
+    # A hop's session save is sent with the next Redis command, or after this long (0: at once).
+    hop_write_behind_ms: int = 20
     max_body_bytes: int = 4096
     gateway_token: str = ""
     # Fernet keys, comma-separated, newest first (MultiFernet allows rotation).
@@ -301,6 +303,7 @@ class Settings:
         int_fields = {
             "SCREEN_BUDGET": "screen_budget",
             "SESSION_TTL_S": "session_ttl_s",
+            "HOP_WRITE_BEHIND_MS": "hop_write_behind_ms",
             "RESUME_WINDOW_S": "resume_window_s",
             "MAX_BODY_BYTES": "max_body_bytes",
             "P1_ACK_MINUTES": "p1_ack_minutes",
@@ -375,6 +378,9 @@ class Settings:
                 ) from None
         if self.gateway_trusted_proxies < 0:
             raise ConfigError("GATEWAY_TRUSTED_PROXIES must be 0 or more")
+        if not 0 <= self.hop_write_behind_ms <= 1000:
+            # Longer would keep a session locked after its reply for longer than a caller types.
+            raise ConfigError("HOP_WRITE_BEHIND_MS must be 0..1000 milliseconds")
         for i, key in enumerate(self.data_keys, start=1):
             problem = fernet_key_problem(key)
             if problem:  # the key itself is never echoed: it may be a real one, mistyped

@@ -41,6 +41,13 @@ HTTP_SECONDS = Histogram(
     ["route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+HELD_WRITES = Counter(
+    "redis_held_writes_total",
+    "Hop writes held after the reply (write-behind, ussd_app.redis_wire), by what sent them: "
+    "next_command (in the same write as another command: no round trip of their own) or flush "
+    "(the flusher, after HOP_WRITE_BEHIND_MS with no command to carry them, or a shutdown)",
+    ["sent_by"],
+)
 DB_STATEMENTS = Counter(
     "db_statements_total",
     "SQL statements sent to the database by this process (scripts/bench_ussd.py divides it by "

@@ -310,6 +310,7 @@ def test_every_redis_key_of_a_session_has_a_ttl_and_holds_no_answer_in_clear(
     phone.dial("")
     for key in REPORT_KEYS:
         phone.send(key)
+        live.store.flush()  # the hop's save, held after the reply (write-behind), is applied
         for name in conn.scan_iter("*"):
             text = name.decode()
             if text.startswith("rq:"):

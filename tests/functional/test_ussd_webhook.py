@@ -14,6 +14,7 @@ from tests.doubles import DeadRedis
 from tests.functional.conftest import Phone
 from ussd_app import create_app
 from ussd_app.bootstrap import Container
+from ussd_app.redis_wire import WriteBehind
 from ussd_app.reports.models import TraffickingReport
 
 FORM = {
@@ -161,7 +162,9 @@ class TestFailSafe:
     def test_redis_down_answers_end_not_5xx(
         self, client: FlaskClient, container: Container
     ) -> None:
-        container.hops._store._redis = DeadRedis()  # type: ignore[attr-defined]
+        dead = DeadRedis()
+        container.hops._store._redis = dead  # type: ignore[attr-defined]
+        container.hops._store._wire = WriteBehind(dead)  # type: ignore[attr-defined,arg-type]
         res = _post(client)
         assert res.status_code == 200
         assert res.get_data(as_text=True).startswith("END ")

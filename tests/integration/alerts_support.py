@@ -40,7 +40,10 @@ P1_ANSWERS: dict[str, Any] = {
 
 
 def drain(container: Container, rounds: int = 10) -> None:
-    """Run a burst worker until no job is queued or scheduled (retries included)."""
+    """Run a burst worker until no job is queued or scheduled (retries included). What the web
+    process still holds (write-behind: a filed report's routing job) goes out first, as its
+    flusher would send it within HOP_WRITE_BEHIND_MS."""
+    container.store.flush()
     conn = container.redis
     queues = [container.dispatcher.queue(name) for name in QUEUE_NAMES]
     scheduler = RQScheduler(list(QUEUE_NAMES), connection=conn)

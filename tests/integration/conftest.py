@@ -43,5 +43,4 @@ def alert_container(
     jobs.configure(container)
     import_partners(container.services.session_factory, PARTNERS_FILE)
     yield container
-    container.redis.close()
-    container.engine.dispose()
+    container.close()  # held Redis writes go out first (write-behind)

@@ -4,6 +4,7 @@ caller's number, and their whole console output is searched for both."""
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shlex
@@ -197,3 +198,19 @@ def test_the_procfile_server_has_no_access_log_and_two_workers() -> None:
     assert cmd[cmd.index("--workers") + 1] == "2"
     assert cmd[cmd.index("--blocking-threads") + 1] == "1"
     assert shlex.split(procfile_command("web")) == ["python", "-m", "ussd_app.web.server"]
+    assert cmd[-1] == "ussd_app.web.server:serve_app"
+
+
+def test_a_server_worker_freezes_its_start_up_objects_out_of_the_collector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """serve_app (granian's factory) builds the app, then gc.freeze()s what start-up made."""
+    from ussd_app.web import server
+
+    monkeypatch.setattr("ussd_app.create_app", lambda: "the app")
+    before = gc.get_freeze_count()
+    try:
+        assert server.serve_app() == "the app"
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

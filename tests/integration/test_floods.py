@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import hiredis
 import pytest
 import redis
 from flask.testing import FlaskClient
@@ -31,7 +32,7 @@ from sqlalchemy import func, select
 from tests.integration.alerts_support import PARTNERS_FILE, drain
 from tests.integration.alerts_support import later as minutes_from_now
 from tests.standin import AtStandIn
-from ussd_app import create_app
+from ussd_app import create_app, redis_wire
 from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.cases.authority import may_see
 from ussd_app.cases.escalation import escalate_due
@@ -43,7 +44,6 @@ from ussd_app.rate_limits import RateLimits
 from ussd_app.reports.intake import submit_report
 from ussd_app.reports.models import TraffickingReport
 from ussd_app.runtime import jobs
-from ussd_app.ussd import redis_wire
 
 FLOODER = "+26658444444"
 NEIGHBOUR = "+26658444445"
@@ -68,8 +68,7 @@ def make(alert_settings: Settings, clean_db: Any, redis_conn: Any) -> Iterator[A
 
     yield _make
     for container in built:
-        container.redis.close()
-        container.engine.dispose()
+        container.close()  # held Redis writes go out first (write-behind)
 
 
 def hits(limit: str) -> float:
@@ -300,34 +299,50 @@ def test_the_gateways_allow_listed_addresses_are_not_limited_by_address(make: An
 
 
 def test_the_hop_limits_cost_no_redis_command_of_their_own(make: Any) -> None:
-    container = make(ussd_session_hop_limit="3 per 10 minutes")
+    # A long write-behind, so the flusher never sends a held save before the next hop does.
+    container = make(ussd_session_hop_limit="3 per 10 minutes", hop_write_behind_ms=1000)
     client = create_app(container=container).test_client()
     phone = Phone(client, FLOODER)
     phone.to_main()  # two hops, counted
     seen: list[str] = []
+    trips: list[list[str]] = []
     original = container.redis.execute_command
-    original_wire = redis_wire.call
+    original_exchange = redis_wire.exchange
 
     def counting(*args: Any, **options: Any) -> Any:
         seen.append(str(args[0]))
         return original(*args, **options)
 
-    def counting_wire(client: Any, packed: bytes) -> Any:
-        seen.append(packed.split(b"\r\n")[2].decode())  # *<n> $<len> <command name> ...
-        return original_wire(client, packed)
+    def counting_exchange(client: Any, payload: bytes, counts: Any) -> Any:
+        trips.append(command_names(payload))
+        return original_exchange(client, payload, counts)
 
     container.redis.execute_command = counting  # type: ignore[method-assign]
-    redis_wire.call = counting_wire  # type: ignore[assignment]
+    redis_wire.exchange = counting_exchange  # type: ignore[assignment]
     try:
         assert phone.send("1").startswith("CON")  # the third hop of the session: at the limit
-        assert seen == ["EVALSHA", "EVALSHA"], seen  # lock + load + count; save + unlock
-        seen.clear()
+        # ONE round trip: the previous hop's held save + unlock, then this hop's lock + load +
+        # count, in one write; nothing through redis-py.
+        assert trips == [["EVALSHA", "EVALSHA"]], trips
+        assert seen == [], seen
+        trips.clear()
         assert phone.send("1").startswith("END Sorry, this phone has used the service")
-        assert seen == ["EVALSHA", "EVALSHA"], seen
+        assert trips == [["EVALSHA", "EVALSHA"]], trips
+        assert seen == [], seen
     finally:
         del container.redis.execute_command
-        redis_wire.call = original_wire  # type: ignore[assignment]
+        redis_wire.exchange = original_exchange  # type: ignore[assignment]
     assert phone.dial().startswith("CON")  # a new session has its own window
+
+
+def command_names(payload: bytes) -> list[str]:
+    """The command names in a packed payload (packed commands parse as RESP arrays)."""
+    reader = hiredis.Reader()
+    reader.feed(payload)
+    names: list[str] = []
+    while (command := reader.gets()) is not False:
+        names.append(command[0].decode())
+    return names
 
 
 def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address(make: Any) -> None:

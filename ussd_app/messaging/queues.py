@@ -17,6 +17,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from ussd_app.messaging.models import SmsPurpose
+from ussd_app.redis_wire import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,15 @@ class Dispatcher:
     """Puts outbox rows on the RQ queues. Never raises: a row that is not enqueued is swept."""
 
     def __init__(
-        self, conn: redis.Redis, retry_delays: Sequence[int] = DEFAULT_RETRY_DELAYS
+        self,
+        conn: redis.Redis,
+        retry_delays: Sequence[int] = DEFAULT_RETRY_DELAYS,
+        wire: WriteBehind | None = None,
     ) -> None:
         self._conn = conn
+        # The web process's write-behind (redis_wire): the routing job of a report filed on a
+        # hop goes out with the hop's own session save, not in a round trip of its own.
+        self._wire = wire
         self.retry_delays = tuple(retry_delays)
         self._queues = {name: Queue(name, connection=conn) for name in QUEUE_NAMES}
 
@@ -98,8 +105,10 @@ class Dispatcher:
         """Enqueue the routing job of a report or registration just committed, on the alerts
         queue (drained first). Never raises: the sweeper routes what is still unrouted."""
         try:
-            # On the caller's last hop: through one pipeline, RQ's enqueue is one round trip
-            # (on its own it makes two: the queue registry, then the job and the push).
+            # On the caller's last hop. Built on a pipeline, RQ's enqueue is one transaction
+            # (on its own it makes two round trips: the queue registry, then the job and the
+            # push); with the write-behind it costs no round trip of its own. If it is lost
+            # (the process dies before it goes out, Redis fails), the sweeper routes the row.
             with self._conn.pipeline() as pipe:
                 self._queues[QUEUE_ALERTS].enqueue(
                     ROUTE_JOB,
@@ -110,7 +119,13 @@ class Dispatcher:
                     failure_ttl=7 * 24 * 3600,
                     pipeline=pipe,
                 )
-                pipe.execute()
+                if self._wire is None or self._wire.delay_s == 0:
+                    pipe.execute()
+                else:
+                    self._wire.defer_transaction(
+                        [args for args, _options in pipe.command_stack], "routing job"
+                    )
+                    pipe.reset()
             return True
         except redis.exceptions.RedisError as exc:
             log.warning(

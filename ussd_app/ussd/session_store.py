@@ -29,11 +29,10 @@ from typing import Any
 
 import redis
 
-from ussd_app import digests, metrics
+from ussd_app import digests, metrics, redis_wire
 from ussd_app.crypto import Cipher
 from ussd_app.menu.types import SessionState
 from ussd_app.retention_policy import PHONE_PREFERENCE
-from ussd_app.ussd import redis_wire
 
 SESSION_PREFIX = "ussd:s:"
 LOCK_PREFIX = "ussd:l:"
@@ -183,9 +182,9 @@ class Hop:
 
     Everything is read with ONE command (EVALSHA of a Lua script: lock + session + resume
     snapshot + language + the hop's limit counters) and written with one (EVALSHA: session +
-    resume + language + unlock), so a hop costs two commands and two round trips, as a
-    hand-written GET + SET hop does. Both are sent by `redis_wire`, without redis-py's
-    per-command wrapping.
+    resume + language + unlock). The write is held (write-behind, `redis_wire.WriteBehind`)
+    and goes out with the next command the process sends, so an ordinary hop costs one round
+    trip where a hand-written GET + SET hop costs two.
     """
 
     def __init__(
@@ -218,8 +217,12 @@ class SessionStore:
         resume_window_s: int,
         lock_timeout_s: float,
         slot_secret: str = "",
+        wire: redis_wire.WriteBehind | None = None,
     ) -> None:
         self._redis = conn
+        # The hop's own commands: lock + load now, save + unlock write-behind (one round trip
+        # per ordinary hop; see redis_wire). Built by hand without one, every write goes at once.
+        self._wire = wire if wire is not None else redis_wire.WriteBehind(conn)
         self._cipher = cipher
         self._sealer = cipher.sealer()  # AES-GCM for what is sealed on every hop
         # Without PHONE_HASH_KEY (a store built by hand), slots are keyed per process.
@@ -277,8 +280,8 @@ class SessionStore:
             resume_op, resume_value = "set", self._seal(hop.resume_state)
         elif hop.clear_resume and raw_resume is not None:
             resume_op = "del"
-        _SAVE_UNLOCK.run(
-            self._redis,
+        self._wire.defer_script(
+            _SAVE_UNLOCK,
             (
                 session_key,
                 RESUME_PREFIX + phone_slot,
@@ -299,16 +302,28 @@ class SessionStore:
                 LANG_PENDING_MAX,
                 LANG_PENDING_TTL_S,
             ),
+            "session save",
         )
         shown = hop.save_record if hop.save_record is not None else hop.record
         metrics.HOPS.labels(screen=_screen_of(shown, "_none")).inc()
 
     def cached_language(self, phone_hash: str) -> str | None:
         """The language the phone last chose, as the hop reads it (None if not cached)."""
-        return _text(self._redis.get(LANG_PREFIX + self._slot(phone_hash)))
+        # Through the wire, after any held save: a language chosen on this process's last hop
+        # is read back even if that hop's save has not gone out yet.
+        return _text(self._wire.command("GET", LANG_PREFIX + self._slot(phone_hash)))
+
+    def flush(self) -> None:
+        """Send the saves still held (write-behind) now."""
+        self._wire.flush()
+
+    def flush_quietly(self) -> None:
+        """As flush(), logging rather than raising (on shutdown)."""
+        self._wire.flush_quietly()
 
     def pending_languages(self, limit: int) -> list[str]:
         """The oldest `limit` language choices waiting for the database (not removed)."""
+        self._wire.flush()  # this process's latest choices too
         return [_text(raw) or "" for raw in self._redis.lrange(LANG_PENDING, 0, limit - 1)]
 
     def drop_pending_languages(self, count: int) -> None:
@@ -320,7 +335,7 @@ class SessionStore:
         """The lock-and-load script: one command, one round trip (loaded once per Redis server
         on NOSCRIPT). Returns [0] when the lock is held by another hop (nothing is counted
         then: the retry counts once)."""
-        return list(_LOCK_LOAD.run(self._redis, keys, args))
+        return list(self._wire.run(_LOCK_LOAD, keys, args))
 
     def _slot(self, identifier: str) -> str:
         """The Redis name for a session id or phone hash: a keyed digest under its own purpose

@@ -11,16 +11,27 @@ With several worker processes, prometheus-client counts in files: this launcher 
 PROMETHEUS_MULTIPROC_DIR (default: a folder under the system's temporary directory), creates it,
 and empties it of the previous run's files before the workers start, so `/metrics` adds up every
 worker of THIS run, whichever worker answers the scrape.
+
+Each worker builds the app with `serve_app`, which then freezes what start-up allocated out of
+the cyclic garbage collector (`gc.freeze`): the menus, the ORM's mappings and the libraries are
+some 185,000 objects that live as long as the process, and every full collection walked them all
+(about 130 ms once every few thousand hops on this machine, 40 microseconds a hop on average,
+and a pause in the p99). Objects made while serving are collected as before.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 DEFAULT_WORKERS = 2
@@ -58,8 +69,18 @@ def granian_command(
         "--no-access-log",
         "--respawn-failed-workers",
         *extra,
-        "ussd_app:create_app",
+        "ussd_app.web.server:serve_app",
     ]
+
+
+def serve_app() -> Flask:
+    """The app as a server worker runs it (granian's factory): built, then its start-up objects
+    frozen out of the garbage collector's full collections (see the module docstring)."""
+    from ussd_app import create_app
+
+    app = create_app()
+    gc.freeze()
+    return app
 
 
 def main(argv: Sequence[str] | None = None) -> None:
