@@ -57,7 +57,7 @@ class Container:
             raise MissingCollaborator(f"Container built without: {', '.join(missing)}")
 
     def close(self) -> None:
-        self.store.flush_quietly()  # the write-behind's held saves go out first
+        self.store.close()  # the write-behind's held saves go out first
         self.redis.close()
         self.engine.dispose()
         stop = getattr(self.embedded_redis, "stop", None)

@@ -307,18 +307,18 @@ def test_the_hop_limits_cost_no_redis_command_of_their_own(make: Any) -> None:
     seen: list[str] = []
     trips: list[list[str]] = []
     original = container.redis.execute_command
-    original_exchange = redis_wire.exchange
+    original_exchange = redis_wire.exchange_on
 
     def counting(*args: Any, **options: Any) -> Any:
         seen.append(str(args[0]))
         return original(*args, **options)
 
-    def counting_exchange(client: Any, payload: bytes, counts: Any) -> Any:
+    def counting_exchange(conn: Any, payload: bytes, counts: Any) -> Any:
         trips.append(command_names(payload))
-        return original_exchange(client, payload, counts)
+        return original_exchange(conn, payload, counts)
 
     container.redis.execute_command = counting  # type: ignore[method-assign]
-    redis_wire.exchange = counting_exchange  # type: ignore[assignment]
+    redis_wire.exchange_on = counting_exchange  # type: ignore[assignment]
     try:
         assert phone.send("1").startswith("CON")  # the third hop of the session: at the limit
         # ONE round trip: the previous hop's held save + unlock, then this hop's lock + load +
@@ -331,7 +331,7 @@ def test_the_hop_limits_cost_no_redis_command_of_their_own(make: Any) -> None:
         assert seen == [], seen
     finally:
         del container.redis.execute_command
-        redis_wire.exchange = original_exchange  # type: ignore[assignment]
+        redis_wire.exchange_on = original_exchange  # type: ignore[assignment]
     assert phone.dial().startswith("CON")  # a new session has its own window
 
 

@@ -94,13 +94,13 @@ def test_a_held_write_goes_out_with_the_next_command_in_one_write(
 ) -> None:
     wire = redis_wire.WriteBehind(redis_conn, delay_s=30)  # the flusher never fires here
     writes: list[list[int]] = []
-    real = redis_wire.exchange
+    real = redis_wire.exchange_on
 
-    def counting(client: redis.Redis, payload: bytes, counts: list[int]) -> object:
+    def counting(conn: object, payload: bytes, counts: list[int]) -> object:
         writes.append(list(counts))
-        return real(client, payload, counts)
+        return real(conn, payload, counts)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(redis_wire, "exchange", counting)
+    monkeypatch.setattr(redis_wire, "exchange_on", counting)
     wire.defer_script(SET, ["wb:a"], ["1"], "test write")
     wire.defer_transaction([("SET", "wb:b", "2"), ("INCR", "wb:n")], "test transaction")
     assert wire.pending() == 2
@@ -153,7 +153,9 @@ def test_a_held_write_that_fails_is_logged_and_the_next_reply_is_intact(
     assert "held Redis write failed: test counter" in caplog.text
     assert "held Redis write failed: broken" in caplog.text
     assert "not a number" not in caplog.text  # never a value in the log
-    assert redis_conn.connection_pool._created_connections == 1
+    own = wire._conn
+    assert own is not None and wire.command("ECHO", "again") == b"again"
+    assert wire._conn is own  # the same connection: error replies leave it usable
 
 
 def test_a_normal_exit_sends_what_the_process_still_holds(redis_url: str) -> None:

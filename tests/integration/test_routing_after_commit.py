@@ -93,12 +93,10 @@ REGISTRATION_ANSWERS: dict[str, Any] = {
 RETURNEE = "+26658999000"
 
 
-def _run_child_killed_after_commit(container: Container, subject: str) -> None:
-    cfg = dataclasses.asdict(container.settings)
-    answers = P1_ANSWERS if subject == "report" else REGISTRATION_ANSWERS
-    phone = REPORTER if subject == "report" else RETURNEE
+def _run_child_killed(code: str, *args: str) -> str:
+    """Run `code` in a child process that must die by SIGKILL; its output."""
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(cfg), subject, phone, json.dumps(answers)],
+        [sys.executable, "-c", code, *args],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
@@ -107,7 +105,15 @@ def _run_child_killed_after_commit(container: Container, subject: str) -> None:
         check=False,
     )
     assert done.returncode == -signal.SIGKILL, (done.stdout, done.stderr)
-    assert f"committed {subject}" in done.stdout and "not killed" not in done.stdout
+    return done.stdout
+
+
+def _run_child_killed_after_commit(container: Container, subject: str) -> None:
+    cfg = dataclasses.asdict(container.settings)
+    answers = P1_ANSWERS if subject == "report" else REGISTRATION_ANSWERS
+    phone = REPORTER if subject == "report" else RETURNEE
+    out = _run_child_killed(_CHILD, json.dumps(cfg), subject, phone, json.dumps(answers))
+    assert f"committed {subject}" in out and "not killed" not in out
 
 
 def _sweep_later(container: Container) -> None:
@@ -207,6 +213,58 @@ def test_redis_down_after_the_commit_the_caller_has_the_reference_and_all_are_al
 
     drain(alert_container)
     assert standin.messages == []  # the job was lost with Redis
+    _sweep_later(alert_container)
+    expected = Counter(r.phone for r in expected_recipients(alert_container, report.ref))
+    assert expected and _alerted_numbers(standin) == expected
+    _sweep_later(alert_container)
+    assert _alerted_numbers(standin) == expected
+
+
+# Runs in a child process: a whole USSD report through the real hop path (bootstrap, Flask,
+# the session store's write-behind held for 60 s), then death by SIGKILL right after the last
+# reply, while the report's routing job (and the hop's session save) are still held in memory.
+_HOP_CHILD = textwrap.dedent(
+    """
+    import dataclasses, json, os, signal, sys
+    from ussd_app import create_app
+    from ussd_app.bootstrap import bootstrap
+    from ussd_app.config import Settings
+
+    cfg = json.loads(sys.argv[1])
+    settings = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+    settings = dataclasses.replace(settings, hop_write_behind_ms=1000, embedded_worker=False)
+    container = bootstrap(settings)
+    client = create_app(container=container).test_client()
+    for text in json.loads(sys.argv[3]):
+        form = {"sessionId": "ATUid_killed_hop", "serviceCode": "*384*1234#",
+                "phoneNumber": sys.argv[2], "networkCode": "99999", "text": text}
+        body = client.post("/ussd", data=form).get_data(as_text=True)
+    print("reply:", body, flush=True)
+    print("held:", container.store._wire.pending(), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def test_a_web_process_killed_with_the_routing_job_still_held_the_sweeper_alerts_once(
+    alert_container: Container, standin: AtStandIn
+) -> None:
+    """Write-behind (redis_wire): the routing job of a report filed on a hop goes out with the
+    process's next Redis command. Killed before that, the report is committed, the caller had
+    its reference, and the sweeper alerts every expected partner once."""
+    answers = [*URGENT_START, *URGENT_FINISH]
+    texts = [""] + ["*".join(answers[: i + 1]) for i in range(len(answers))]
+    out = _run_child_killed(
+        _HOP_CHILD, json.dumps(dataclasses.asdict(alert_container.settings)), REPORTER,
+        json.dumps(texts),
+    )  # fmt: skip
+    report = _report(alert_container)
+    assert f"reply: END Report {report.ref}" in out, out
+    assert "held: 2" in out  # the routing job and the last hop's save, never sent
+    assert report.routed_at is None
+    drain(alert_container)
+    assert standin.messages == []  # no job reached Redis
+
     _sweep_later(alert_container)
     expected = Counter(r.phone for r in expected_recipients(alert_container, report.ref))
     assert expected and _alerted_numbers(standin) == expected

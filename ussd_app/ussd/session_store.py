@@ -317,9 +317,9 @@ class SessionStore:
         """Send the saves still held (write-behind) now."""
         self._wire.flush()
 
-    def flush_quietly(self) -> None:
-        """As flush(), logging rather than raising (on shutdown)."""
-        self._wire.flush_quietly()
+    def close(self) -> None:
+        """Send the held saves and close the wire's connection (on shutdown; never raises)."""
+        self._wire.close()
 
     def pending_languages(self, limit: int) -> list[str]:
         """The oldest `limit` language choices waiting for the database (not removed)."""
