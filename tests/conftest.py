@@ -17,6 +17,7 @@ from hypothesis import settings
 from sqlalchemy import Engine, text
 
 from tests.doubles import NoAlerts, QuietSmsObserver, RecordingEnqueuer
+from tests.held_writes import flush_held_writes
 from ussd_app.config import Settings
 from ussd_app.container import Services
 from ussd_app.crypto import Cipher
@@ -80,6 +81,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    # What an app of an earlier test still holds (write-behind) goes out before Redis is
+    # emptied, so a late save never lands in the next test's Redis.
     conn = redis.Redis.from_url(redis_url)
     flush_held_writes()
     conn.flushdb()
@@ -87,15 +90,6 @@ def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     flush_held_writes()
     conn.flushdb()
     conn.close()
-
-
-def flush_held_writes() -> None:
-    """Send what any app of an earlier test still holds (write-behind) before the database is
-    emptied, so a late save never lands in the next test's Redis."""
-    from ussd_app import redis_wire
-
-    for wire in list(redis_wire._LIVE):
-        wire.flush_quietly()
 
 
 @pytest.fixture

@@ -91,6 +91,7 @@ def test_one_hop_counts_once_and_every_series_is_exposed(
 
     # Alerts by state and queue depth are read at scrape time.
     ref = file_report(container)
+    container.store.flush()  # its routing job, held by the write-behind, reaches the queue
     samples = scrape(client)
     alerts = {
         labels: v for (name, labels), v in samples.items() if name == "sms_messages" and v > 0
