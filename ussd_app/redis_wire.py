@@ -1,13 +1,13 @@
-"""The hop's Redis traffic: its scripts sent on a pooled connection without redis-py's
-per-command machinery, and the writes a hop does not wait for (write-behind).
+"""The hop's Redis traffic: its scripts sent without redis-py's per-command machinery, and the
+writes a hop does not wait for (write-behind).
 
 Every ordinary hop runs two Lua scripts (lock + load, save + unlock). Profiled, redis-py's
 command path around them (argument deprecation checks, retry and observability wrappers, the
 per-argument packing) cost more CPU than the round trips' own system calls. Here a script call
 is packed by hiredis (the Redis authors' C library, a dependency of this package) and written
-and read on a connection from the client's own pool, so the pool, its settings (socket
-timeouts, embedded Redis' unix socket) and the reply parser are redis-py's; only the wrapping is
-skipped. Everything else in the service talks to Redis through redis-py as usual.
+and read on a connection made by the client's own pool, so its settings (socket timeouts,
+embedded Redis' unix socket, health check) and the reply parser are redis-py's; only the
+wrapping is skipped. Everything else in the service talks to Redis through redis-py as usual.
 
 Write-behind (`WriteBehind`): on a loaded server a round trip's system calls (the send wakes
 Redis, the read waits for it) are most of a hop's cost, so the save + unlock at the end of a hop
@@ -67,7 +67,7 @@ def pack(*parts: str | bytes | int | float) -> bytes:
 
 
 class Script:
-    """A Lua script run by EVALSHA; loaded into Redis the first time Redis does not know it."""
+    """A Lua script run by EVALSHA (`WriteBehind` loads it when Redis does not know it)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -77,41 +77,11 @@ class Script:
         """The EVALSHA command for `keys` and `args`, in the Redis protocol."""
         return pack("EVALSHA", self.sha, len(keys), *keys, *args)
 
-    def run(self, client: redis.Redis, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        """Run the script: one round trip, two the first time a Redis server sees it."""
-        packed = self.pack(keys, args)
-        try:
-            return call(client, packed)
-        except NoScriptError:
-            client.script_load(self.source)
-            return call(client, packed)
-
-
-def call(client: redis.Redis, packed: bytes) -> Any:
-    """Send one packed command on a pooled connection and read its reply (an error reply is
-    raised, as redis-py does). A pooled connection that turns out dead (Redis restarted since
-    it was last used) is reconnected and the command sent once more; a second failure raises."""
-    reply = exchange(client, packed, (1,))[0][0]
-    if isinstance(reply, redis.exceptions.ResponseError):
-        raise reply
-    return reply
-
-
-def exchange(client: redis.Redis, payload: bytes, counts: Sequence[int]) -> list[list[Any]]:
-    """Send `payload` (one or more packed commands) in one write on a pooled connection and
-    read `counts[i]` replies for its i-th part (see `exchange_on`)."""
-    pool = client.connection_pool
-    pooled = pool.get_connection()
-    try:
-        return exchange_on(cast(_Connection, pooled), payload, counts)
-    finally:
-        pool.release(pooled)
-
 
 def exchange_on(conn: _Connection, payload: bytes, counts: Sequence[int]) -> list[list[Any]]:
-    """Send `payload` in one write on `conn` and read `counts[i]` replies for its i-th part. An
-    error reply is returned as its exception, not raised, so every reply is read and the
-    connection stays usable.
+    """Send `payload` (one or more packed commands) in one write on `conn` and read `counts[i]`
+    replies for its i-th part. An error reply is returned as its exception, not raised, so
+    every reply is read and the connection stays usable.
 
     A dead connection is reconnected and the whole payload sent once more (what was sent is
     safe to repeat: the hop's scripts compare tokens, a routing job runs twice harmlessly); a
@@ -172,7 +142,7 @@ os.register_at_fork(after_in_child=_reset_all_in_child)
 
 class WriteBehind:
     """Runs the hop's commands and holds the writes it does not wait for (see the module
-    docstring). `delay_s` 0 sends every write at once (write-through)."""
+    docstring). `delay_s` 0 sends every write at once, and raises its failure (write-through)."""
 
     def __init__(self, client: redis.Redis, delay_s: float = 0.0) -> None:
         self._client = client
@@ -192,10 +162,6 @@ class WriteBehind:
         # per-checkout health poll and bookkeeping (a system call and a few microseconds a hop).
         self._conn: _Connection | None = None
         _LIVE.add(self)
-
-    @property
-    def delay_s(self) -> float:
-        return self._delay
 
     def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Any:
         """Run `script` now, after everything held (in the same write): one round trip."""
@@ -301,12 +267,13 @@ class WriteBehind:
         try:
             replies = exchange_on(self._conn, payload, counts)
         except BaseException as exc:
-            if held:
+            lost = [d for d in held if d is not also]  # `also` fails in its caller's hands
+            if lost:
                 log.warning(
                     "%d held Redis write(s) lost (%s): %s",
-                    len(held),
+                    len(lost),
                     type(exc).__name__,
-                    ", ".join(sorted({d.label for d in held})),
+                    ", ".join(sorted({d.label for d in lost})),
                 )
             raise
         for item, got in zip(held, replies, strict=False):
@@ -325,8 +292,11 @@ class WriteBehind:
             self._known.clear()
             try:  # Redis restarted since the script was loaded: load it and send again
                 self._client.script_load(item.script.source)
-                call(self._client, item.packed)
-                return
+                assert self._conn is not None  # the exchange that read this reply made it
+                (again,) = exchange_on(self._conn, item.packed, (item.replies,))
+                errors = [r for r in again if isinstance(r, redis.exceptions.ResponseError)]
+                if not errors:
+                    return
             except redis.exceptions.RedisError as exc:
                 errors = [exc]
         if strict:

@@ -338,8 +338,8 @@ class FailAfter:
 
     @property
     def connection_pool(self) -> Any:
-        """The pool, refusing connections once armed (redis_wire sends the hop's scripts on a
-        pooled connection, not through the client's commands)."""
+        """The pool, refusing connections once armed (code that sends packed commands on a
+        pooled connection, not through the client's commands, fails too)."""
         return _FailingPool(self, self._real.connection_pool)
 
     def __getattr__(self, name: str) -> Any:

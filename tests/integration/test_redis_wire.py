@@ -1,6 +1,6 @@
 """redis_wire sends the hop's two scripts without redis-py's per-command wrapping: it must speak
-the same protocol, load a script Redis does not know, survive a pooled connection that died,
-and never leave a connection half-read; its write-behind must send every held write, in order,
+the same protocol, load a script Redis does not know, survive a connection that died, and never
+leave a connection half-read; its write-behind must send every held write, in order,
 with the next command or soon after. Against a real Redis (embedded, or the machine's)."""
 
 from __future__ import annotations
@@ -31,22 +31,21 @@ def test_packs_what_redis_py_packs() -> None:
 
 
 def test_a_script_redis_does_not_know_is_loaded_then_run(redis_conn: redis.Redis) -> None:
+    wire = redis_wire.WriteBehind(redis_conn)
     redis_conn.script_flush()
     assert redis_conn.script_exists(ECHO.sha) == [False]
-    assert ECHO.run(redis_conn, ["a"], ["b", 7]) == [b"a", b"b", b"7"]
+    assert wire.run(ECHO, ["a"], ["b", 7]) == [b"a", b"b", b"7"]
     assert redis_conn.script_exists(ECHO.sha) == [True]
-    assert ECHO.run(redis_conn, ["a"], ["b", 8]) == [b"a", b"b", b"8"]
+    assert wire.run(ECHO, ["a"], ["b", 8]) == [b"a", b"b", b"8"]
 
 
-def test_a_pooled_connection_killed_since_its_last_use_is_replaced(
+def test_a_connection_killed_since_its_last_use_is_replaced(
     redis_conn: redis.Redis, redis_url: str
 ) -> None:
-    assert ECHO.run(redis_conn, ["a"], ["b", 1]) == [b"a", b"b", b"1"]
-    pooled = redis_conn.connection_pool.get_connection()
+    wire = redis_wire.WriteBehind(redis_conn)
+    assert wire.run(ECHO, ["a"], ["b", 1]) == [b"a", b"b", b"1"]
     name = "wire-test-victim"
-    pooled.send_command("CLIENT", "SETNAME", name)
-    assert pooled.read_response() in (b"OK", "OK")
-    redis_conn.connection_pool.release(pooled)
+    assert wire.command("CLIENT", "SETNAME", name) in (b"OK", "OK")
     other = redis.Redis.from_url(redis_url)
     try:
         victims = [c for c in other.client_list() if c.get("name") == name]
@@ -54,34 +53,29 @@ def test_a_pooled_connection_killed_since_its_last_use_is_replaced(
         other.execute_command("CLIENT", "KILL", "ID", victims[0]["id"])
     finally:
         other.close()
-    # The pool hands out the dead connection again: the call reconnects and succeeds.
-    assert ECHO.run(redis_conn, ["a"], ["b", 2]) == [b"a", b"b", b"2"]
+    # The wire's connection is dead (Redis restarted, say): the call reconnects and succeeds.
+    assert wire.run(ECHO, ["a"], ["b", 2]) == [b"a", b"b", b"2"]
 
 
 def test_an_error_reply_is_raised_and_the_connection_stays_usable(redis_conn: redis.Redis) -> None:
+    wire = redis_wire.WriteBehind(redis_conn)
     broken = redis_wire.Script("return redis.error_reply('nope')")
     with pytest.raises(redis.exceptions.ResponseError, match="nope"):
-        broken.run(redis_conn, [], [])
-    assert ECHO.run(redis_conn, ["a"], ["b", 3]) == [b"a", b"b", b"3"]
-    assert redis_conn.connection_pool._created_connections == 1  # the same one, not a new one
+        wire.run(broken, [], [])
+    own = wire._conn
+    assert wire.run(ECHO, ["a"], ["b", 3]) == [b"a", b"b", b"3"]
+    assert own is not None and wire._conn is own  # the same one, not a new one
 
 
-def test_a_connection_that_dies_after_checkout_is_reconnected_once(
-    redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
+def test_a_connection_that_dies_just_before_a_call_is_reconnected_once(
+    redis_conn: redis.Redis,
 ) -> None:
-    """The pool checks a connection when it hands it out; one that dies just after (Redis
-    restarting at that moment) fails on send or read, and the call reconnects and sends again."""
-    assert ECHO.run(redis_conn, ["a"], ["b", 4]) == [b"a", b"b", b"4"]
-    pool = redis_conn.connection_pool
-    real_get = pool.get_connection
-
-    def get_then_break() -> object:
-        conn = real_get()
-        conn._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]
-        return conn
-
-    monkeypatch.setattr(pool, "get_connection", get_then_break)
-    assert ECHO.run(redis_conn, ["a"], ["b", 5]) == [b"a", b"b", b"5"]
+    """A connection that dies just before a call (Redis restarting at that moment) fails on
+    send or read, and the call reconnects and sends again."""
+    wire = redis_wire.WriteBehind(redis_conn)
+    assert wire.run(ECHO, ["a"], ["b", 4]) == [b"a", b"b", b"4"]
+    wire._conn._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    assert wire.run(ECHO, ["a"], ["b", 5]) == [b"a", b"b", b"5"]
 
 
 # ------------------------------------------------------------------------------ write-behind

@@ -119,9 +119,9 @@ class Dispatcher:
                     failure_ttl=7 * 24 * 3600,
                     pipeline=pipe,
                 )
-                if self._wire is None or self._wire.delay_s == 0:
+                if self._wire is None:
                     pipe.execute()
-                else:
+                else:  # held, or sent at once by a write-through wire (workers, commands)
                     self._wire.defer_transaction(
                         [args for args, _options in pipe.command_stack], "routing job"
                     )
