@@ -7,7 +7,8 @@ import ipaddress
 import logging
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl
@@ -45,6 +46,8 @@ MAX_GATEWAY_ID_LEN = 120
 # particular cannot be stored by PostgreSQL; none has any business in a gateway field.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _FORM_CACHE = "gateway_form"
+# Strict-Transport-Security on every production response (the desk's and the webhooks').
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def plain(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -52,13 +55,20 @@ def plain(body: str, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def client_address(trusted_proxies: int) -> str | None:
+    """The address that called this request (see `caller_address`)."""
+    return caller_address(
+        request.remote_addr, request.headers.get("X-Forwarded-For", ""), trusted_proxies
+    )
+
+
+def caller_address(remote_addr: str | None, forwarded_for: str, trusted_proxies: int) -> str | None:
     """The address that called us: the connection's peer, or, behind `trusted_proxies` reverse
     proxies, the X-Forwarded-For entry the outermost trusted proxy wrote (entries to its left
     are whatever the caller chose to send, so they are never believed). None when a proxy that
     should be there added no entry."""
     if trusted_proxies <= 0:
-        return request.remote_addr
-    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+        return remote_addr
+    forwarded = [a.strip() for a in forwarded_for.split(",")]
     forwarded = [a for a in forwarded if a]
     if len(forwarded) < trusted_proxies:
         return None
@@ -91,35 +101,60 @@ def require_gateway_token(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        address = client_address(current_app.config.get("GATEWAY_TRUSTED_PROXIES", 0))
-        networks: Sequence[Network] = current_app.config.get("GATEWAY_NETWORKS", ())
-        # The gateway's own addresses (the allow-list) carry every caller's traffic: a limit
-        # per address would throttle the whole service, so only other addresses are counted.
-        gateway = bool(networks) and address_allowed(address, networks)
-        if not gateway and not _address_within_limit(address):
-            return plain("too many requests: slow down\n", 429, headers={"Retry-After": "60"})
-        if networks and not gateway:
-            log.warning("gateway callback refused: address %s is not allowed", address)
-            return plain("forbidden: address not allowed\n", 403)
-        expected: str = current_app.config["GATEWAY_TOKEN"]
-        if expected:
-            given = request.args.get("token", "")
-            if not hmac.compare_digest(given.encode(), expected.encode()):
-                return plain("forbidden: missing or wrong token\n", 403)
+        config = current_app.config
+        refused = caller_refusal(
+            client_address(config.get("GATEWAY_TRUSTED_PROXIES", 0)),
+            request.args.get("token", ""),
+            config,
+            current_app.extensions.get("rate_limits"),
+        )
+        if refused is not None:
+            return plain(refused.body, refused.status, headers=refused.headers)
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
 
 
-def _address_within_limit(address: str | None) -> bool:
+@dataclass(frozen=True)
+class Refusal:
+    """A webhook call refused before it is read: what to answer."""
+
+    status: int
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def caller_refusal(
+    address: str | None, token: str, config: Mapping[str, Any], limits: Any
+) -> Refusal | None:
+    """Why a webhook call from `address` carrying `token` is refused, or None to serve it.
+
+    `config` is the app's config (GATEWAY_NETWORKS, GATEWAY_TOKEN, RATE_LIMIT_SECRET) and
+    `limits` the app's rate limits; shared by the Flask views and the lean USSD endpoint
+    (ussd_app.ussd.endpoint), so both refuse exactly the same calls."""
+    networks: Sequence[Network] = config.get("GATEWAY_NETWORKS", ())
+    # The gateway's own addresses (the allow-list) carry every caller's traffic: a limit
+    # per address would throttle the whole service, so only other addresses are counted.
+    gateway = bool(networks) and address_allowed(address, networks)
+    if not gateway and not _address_within_limit(address, limits, config):
+        return Refusal(429, "too many requests: slow down\n", {"Retry-After": "60"})
+    if networks and not gateway:
+        log.warning("gateway callback refused: address %s is not allowed", address)
+        return Refusal(403, "forbidden: address not allowed\n")
+    expected: str = config["GATEWAY_TOKEN"]
+    if expected and not hmac.compare_digest(token.encode(), expected.encode()):
+        return Refusal(403, "forbidden: missing or wrong token\n")
+    return None
+
+
+def _address_within_limit(address: str | None, limits: Any, config: Mapping[str, Any]) -> bool:
     """Count one callback from `address` under WEBHOOK_ADDRESS_LIMIT (every callback from
     outside the allow-list counts, a refused one too); False once it is over. No limits
     configured (an app without them): True.
 
     The address is the one the allow-list checks (behind GATEWAY_TRUSTED_PROXIES, the entry the
     outermost trusted proxy wrote); one that cannot be told shares a single bucket."""
-    limits = current_app.extensions.get("rate_limits")
-    secret = current_app.config.get("RATE_LIMIT_SECRET", "")
+    secret = config.get("RATE_LIMIT_SECRET", "")
     if limits is None or not secret:
         return True
     return bool(limits.allow("webhook_address", address_key(secret, address or "unknown")))
@@ -136,27 +171,37 @@ def gateway_form() -> dict[str, str]:
     except RequestEntityTooLarge:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         raise TooLarge(f"body larger than {limit} bytes") from None
-    for key, value in form.items():
-        if _CONTROL.search(key) or _CONTROL.search(value):
-            shown = _CONTROL.sub("?", key)[:40]
-            raise BadRequest(f"form field {shown!r} holds a control character")
+    check_controls(form)
     g.setdefault(_FORM_CACHE, form)
     return form
 
 
+def check_controls(form: Mapping[str, str]) -> None:
+    """BadRequest when any field's name or value holds a control character (NUL included)."""
+    for key, value in form.items():
+        if _CONTROL.search(key) or _CONTROL.search(value):
+            shown = _CONTROL.sub("?", key)[:40]
+            raise BadRequest(f"form field {shown!r} holds a control character")
+
+
 def _read_form() -> dict[str, str]:
     """The form fields, first value of each. The gateway posts a few hundred bytes of
-    urlencoded fields on every hop: those are parsed directly from the body with the standard
-    library's parse_qsl, as werkzeug itself does, without the cost of its form machinery; any
-    other body (multipart) goes to werkzeug. Unlike werkzeug, a body that is not UTF-8 is a
-    clear 400 (werkzeug silently drops the whole form), and an escape that is not UTF-8 becomes
-    U+FFFD (werkzeug keeps it as %XX). The body is read through werkzeug, so MAX_CONTENT_LENGTH
-    applies to both."""
+    urlencoded fields on every hop: those are parsed directly from the body (`urlencoded_form`)
+    without the cost of werkzeug's form machinery; any other body (multipart) goes to werkzeug.
+    The body is read through werkzeug, so MAX_CONTENT_LENGTH applies to both."""
     if request.mimetype != "application/x-www-form-urlencoded":
         return request.form.to_dict()
     raw = request.get_data(cache=True)
     if not raw and request.content_length:
         return request.form.to_dict()  # the body was already parsed into request.form
+    return urlencoded_form(raw)
+
+
+def urlencoded_form(raw: bytes) -> dict[str, str]:
+    """An urlencoded body's fields, first value of each, parsed with the standard library's
+    parse_qsl as werkzeug itself does. Unlike werkzeug, a body that is not UTF-8 is a clear 400
+    (werkzeug silently drops the whole form), and an escape that is not UTF-8 becomes U+FFFD
+    (werkzeug keeps it as %XX)."""
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:

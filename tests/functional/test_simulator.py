@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -78,22 +80,34 @@ class Screen:
         return "\n".join(self.lines)
 
 
+def record_hops(app: Flask, hops: list[dict[str, str]]) -> None:
+    """Wrap the app's WSGI callable so every /ussd hop it receives lands in `hops` (as the
+    gateway sent it), whichever path answers it: the lean endpoint or the Flask view."""
+    inner = app.wsgi_app
+
+    def recording(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/ussd" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+            form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            hops.append(
+                {
+                    "text": form.get("text", ""),
+                    "session": form.get("sessionId", ""),
+                    "metadata": environ.get("HTTP_AT_USSD_HOP_METADATA", ""),
+                }
+            )
+        return inner(environ, start_response)
+
+    app.wsgi_app = recording  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def received(app: Flask) -> list[dict[str, str]]:
     """Every /ussd hop the real app receives: its `text` and hop-metadata header."""
     hops: list[dict[str, str]] = []
-
-    @app.before_request
-    def record() -> None:
-        if request.path == "/ussd":
-            hops.append(
-                {
-                    "text": request.form.get("text", ""),
-                    "session": request.form.get("sessionId", ""),
-                    "metadata": request.headers.get("at-ussd-hop-metadata", ""),
-                }
-            )
-
+    record_hops(app, hops)
     return hops
 
 

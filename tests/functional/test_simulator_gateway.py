@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import select
 
 from ussd_app.bootstrap import Container
@@ -14,26 +14,25 @@ from ussd_app.cli import main as cli
 from ussd_app.ussd.models import UssdSessionEvent
 from ussd_app.ussd.simulator import SimulatedSession, run_interactive, split_direct_dial
 
-from .test_simulator import Keyboard, Screen, Served, stub_server
+from .test_simulator import Keyboard, Screen, Served, record_hops, stub_server
 
 PHONE = "+26658200002"
 
 
 @pytest.fixture
-def received(app: Flask) -> list[str]:
-    """The `text` of every /ussd hop the real app receives."""
-    texts: list[str] = []
+def received(app: Flask) -> list[dict[str, str]]:
+    """Every /ussd hop the real app receives (see `record_hops`)."""
+    hops: list[dict[str, str]] = []
+    record_hops(app, hops)
+    return hops
 
-    @app.before_request
-    def record() -> None:
-        if request.path == "/ussd":
-            texts.append(request.form.get("text", ""))
 
-    return texts
+def texts(hops: list[dict[str, str]]) -> list[str]:
+    return [hop["text"] for hop in hops]
 
 
 @pytest.fixture
-def live(app: Flask, received: list[str]) -> Iterator[str]:
+def live(app: Flask, received: list[dict[str, str]]) -> Iterator[str]:
     served = Served(app)
     yield served.base
     served.stop()
@@ -78,19 +77,19 @@ class TestDirectDial:
         assert split_direct_dial(dialled, base) == expected
 
     def test_a_direct_dial_reaches_the_report_and_answers_append_to_it(
-        self, live: str, received: list[str], container: Container
+        self, live: str, received: list[dict[str, str]], container: Container
     ) -> None:
         session = SimulatedSession.dialling(live + "/ussd", PHONE, "*384*1234*2#")
         screen = Screen()
         run_interactive(session, read=Keyboard(["2"]), write=screen, events_url=None)
-        assert received == ["2", "2*2"]
+        assert texts(received) == ["2", "2*2"]
         assert session.service_code == "*384*1234#"
         assert session.metadata[:2] == ["report_danger", "report_child"]
         assert "direct dial: serviceCode *384*1234#, first text '2'" in screen.text
         assert "Khetha puo" not in screen.text  # not the language or main menu
 
     def test_the_cli_sends_the_shortcut_as_the_first_text(
-        self, live: str, received: list[str]
+        self, live: str, received: list[dict[str, str]]
     ) -> None:
         result = CliRunner().invoke(
             cli,
@@ -107,7 +106,7 @@ class TestDirectDial:
             input="",
         )
         assert result.exit_code == 0, result.output
-        assert received == ["2"]
+        assert texts(received) == ["2"]
 
 
 class TestHangingUp:

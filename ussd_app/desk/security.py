@@ -21,6 +21,7 @@ from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
 from ussd_app.config import Settings
+from ussd_app.gateway import HSTS
 
 CSP = "; ".join(
     (
@@ -34,7 +35,6 @@ CSP = "; ".join(
         "connect-src 'self'",
     )
 )
-HSTS = "max-age=31536000; includeSubDomains"
 
 csrf = CSRFProtect()
 

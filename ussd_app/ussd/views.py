@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app
 
@@ -19,7 +20,7 @@ from ussd_app.gateway import (
 )
 from ussd_app.phones import InvalidPhoneNumber
 from ussd_app.ussd import session_events
-from ussd_app.ussd.hops import UssdRequest
+from ussd_app.ussd.hops import HopReply, UssdRequest
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
@@ -34,13 +35,18 @@ def _container() -> Container:
 
 def parse_hop() -> UssdRequest:
     """Read and check the gateway's form fields (reference/africastalking.md 1.1)."""
-    form = gateway_form()
+    return hop_request(gateway_form(), _container().services.normalise_phone)
+
+
+def hop_request(form: dict[str, str], normalise_phone: Callable[[str], str]) -> UssdRequest:
+    """The hop in `form`, checked, or BadRequest naming the field that is wrong (shared with
+    the lean endpoint, ussd_app.ussd.endpoint)."""
     session_id = field_of(form, "sessionId", max_len=128)
     if not _SESSION_ID.match(session_id):
         raise BadRequest("form field 'sessionId' has characters a session id cannot have")
     raw_phone = field_of(form, "phoneNumber", max_len=32)
     try:
-        phone = _container().services.normalise_phone(raw_phone)
+        phone = normalise_phone(raw_phone)
     except InvalidPhoneNumber as exc:
         raise BadRequest(f"form field 'phoneNumber' is not a phone number ({exc})") from None
     return UssdRequest(
@@ -52,10 +58,23 @@ def parse_hop() -> UssdRequest:
     )
 
 
+def reply_headers(reply: HopReply) -> dict[str, str]:
+    """The hop reply's headers: the screen label, which the gateway echoes back and lists in
+    the end-of-session notification, and the correlation id of a hop that failed inside."""
+    headers = {"at-ussd-hop-metadata": reply.screen[:99]}
+    if reply.correlation_id:
+        headers["X-Correlation-Id"] = reply.correlation_id
+    return headers
+
+
 @bp.post("/ussd")
 @require_gateway_token
 def ussd_hop() -> Response:
-    """Answer one hop with `CON …` or `END …`; an internal failure still answers `END`."""
+    """Answer one hop with `CON …` or `END …`; an internal failure still answers `END`.
+
+    Ordinary gateway hops (urlencoded, with a Content-Length) are answered by the lean endpoint
+    in front of Flask (ussd_app.ussd.endpoint) and never reach this view; it serves the rest
+    (multipart, chunked) the same way."""
     try:
         req = parse_hop()
     except BadRequest as exc:
@@ -63,11 +82,7 @@ def ussd_hop() -> Response:
     # The hop service never raises: it decides what a failure answers (the reply follows the
     # commit; see HopService.handle), so this view only puts it on the wire.
     reply = _container().hops.handle(req)
-    headers = {"at-ussd-hop-metadata": reply.screen[:99]}
-    if reply.correlation_id:
-        headers["X-Correlation-Id"] = reply.correlation_id
-    # The gateway echoes the label back and lists them in the end-of-session notification.
-    return plain(reply.body, headers=headers)
+    return plain(reply.body, headers=reply_headers(reply))
 
 
 @bp.post("/ussd/events")

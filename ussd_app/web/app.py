@@ -49,6 +49,11 @@ def build_app(settings: Settings | None = None, container: Container | None = No
     app.register_blueprint(metrics.bp)  # GET /metrics, protected (README "Metrics")
 
     from ussd_app.desk import init_desk
+    from ussd_app.ussd.endpoint import UssdEndpoint
+
+    # Ordinary gateway hops are answered in front of Flask (the hot path); installed before the
+    # desk's ProxyFix, which then wraps it, so both paths see the same client address.
+    app.wsgi_app = UssdEndpoint(app.wsgi_app, app, container)  # type: ignore[method-assign]
 
     init_desk(app, container)  # /desk/: staff sign-in, sessions, CSRF, security headers
 
