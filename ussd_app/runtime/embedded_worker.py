@@ -34,6 +34,18 @@ class ThreadWorker(SimpleWorker):
     def _install_signal_handlers(self) -> None:
         return None
 
+    # No pub/sub channel for remote commands (stop, kill): this worker lives inside the web
+    # process and runs in bursts of a fraction of a second, stopped by `EmbeddedWorker.stop`.
+    # Why not RQ's: with redis-py 8 its pub/sub thread's stop() joins a thread that waits up to
+    # 60 s for a message, so every burst's teardown held the alerts back for up to a minute
+    # (measured 2026-12-04: a P1 report's routing job left queued while the worker sat in
+    # PubSubWorkerThread.stop).
+    def subscribe(self) -> None:
+        return None
+
+    def unsubscribe(self) -> None:
+        return None
+
 
 class EmbeddedWorker:
     """Runs jobs and maintenance in a daemon thread until stopped."""
