@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import parse_qsl
 
 from flask import Response, current_app, g, request
@@ -20,6 +20,9 @@ from ussd_app.rate_limits import address_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+if TYPE_CHECKING:
+    from ussd_app.container import Limiter
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,11 @@ class TooLarge(BadRequest):
     """The body is over MAX_BODY_BYTES."""
 
     status = 413
+
+    @classmethod
+    def over(cls, limit: object) -> TooLarge:
+        """The refusal of a body over `limit` bytes (one wording for every path that reads)."""
+        return cls(f"body larger than {limit} bytes")
 
 
 # Longest gateway id we accept on an inbound SMS: it is stored, and it is part of the keys of
@@ -125,7 +133,7 @@ class Refusal:
 
 
 def caller_refusal(
-    address: str | None, token: str, config: Mapping[str, Any], limits: Any
+    address: str | None, token: str, config: Mapping[str, Any], limits: Limiter | None
 ) -> Refusal | None:
     """Why a webhook call from `address` carrying `token` is refused, or None to serve it.
 
@@ -147,7 +155,9 @@ def caller_refusal(
     return None
 
 
-def _address_within_limit(address: str | None, limits: Any, config: Mapping[str, Any]) -> bool:
+def _address_within_limit(
+    address: str | None, limits: Limiter | None, config: Mapping[str, Any]
+) -> bool:
     """Count one callback from `address` under WEBHOOK_ADDRESS_LIMIT (every callback from
     outside the allow-list counts, a refused one too); False once it is over. No limits
     configured (an app without them): True.
@@ -157,7 +167,7 @@ def _address_within_limit(address: str | None, limits: Any, config: Mapping[str,
     secret = config.get("RATE_LIMIT_SECRET", "")
     if limits is None or not secret:
         return True
-    return bool(limits.allow("webhook_address", address_key(secret, address or "unknown")))
+    return limits.allow("webhook_address", address_key(secret, address or "unknown"))
 
 
 def gateway_form() -> dict[str, str]:
@@ -170,7 +180,7 @@ def gateway_form() -> dict[str, str]:
         form = _read_form()
     except RequestEntityTooLarge:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
-        raise TooLarge(f"body larger than {limit} bytes") from None
+        raise TooLarge.over(limit) from None
     check_controls(form)
     g.setdefault(_FORM_CACHE, form)
     return form

@@ -3,7 +3,7 @@
 Every caller's key press is one of these hops, and Flask's request handling (request context,
 URL matching, before/after hooks, the desk's session and CSRF hooks, the Response object) cost
 about as much CPU as the hop's own work (measured in-process: an ordinary hop 1.5 ms through
-Flask, 0.7 ms here; README "Performance"). This WSGI middleware answers the ordinary gateway
+Flask, 0.7 ms here; README "Benchmarks"). This WSGI middleware answers the ordinary gateway
 hop itself, urlencoded with a Content-Length, and hands every other request, a multipart or
 chunked `/ussd` included, to the Flask app unchanged, whose `ussd_hop` view answers it the
 same way.
@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
+
+from werkzeug.http import HTTP_STATUS_CODES
 
 from ussd_app import metrics as counters
 from ussd_app.gateway import (
@@ -47,8 +49,6 @@ log = logging.getLogger(__name__)
 ROUTE = "/ussd"
 FORM_TYPE = "application/x-www-form-urlencoded"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-_REASONS = {200: "OK", 400: "BAD REQUEST", 403: "FORBIDDEN", 413: "REQUEST ENTITY TOO LARGE"}
-_REASONS |= {429: "TOO MANY REQUESTS", 500: "INTERNAL SERVER ERROR"}
 
 
 class UssdEndpoint:
@@ -74,7 +74,8 @@ class UssdEndpoint:
         ]
         if self._production:
             response_headers.append(("Strict-Transport-Security", HSTS))
-        start_response(f"{status} {_REASONS.get(status, 'ERROR')}", response_headers)
+        # The status line as werkzeug writes it for the view (its reason phrase, upper-cased).
+        start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}", response_headers)
         counters.request_done(ROUTE, status, time.perf_counter() - started)
         return [data]
 
@@ -108,14 +109,10 @@ class UssdEndpoint:
         length = int(environ["CONTENT_LENGTH"])
         limit = self._config.get("MAX_CONTENT_LENGTH")
         if limit is not None and length > limit:
-            raise _too_large(limit)
+            raise TooLarge.over(limit)
         form = urlencoded_form(environ["wsgi.input"].read(length) if length else b"")
         check_controls(form)
         return form
-
-
-def _too_large(limit: int) -> BadRequest:
-    return TooLarge(f"body larger than {limit} bytes")
 
 
 def _ordinary_hop(environ: dict[str, Any]) -> bool:

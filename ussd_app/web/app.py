@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ussd_app import metrics as counters
 from ussd_app.bootstrap import Container, bootstrap
 from ussd_app.config import Settings
-from ussd_app.gateway import plain
+from ussd_app.gateway import TooLarge, plain
 from ussd_app.logging_setup import configure_logging_for
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def build_app(settings: Settings | None = None, container: Container | None = No
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> Response:
         limit = container.settings.max_body_bytes
-        return plain(f"bad request: body larger than {limit} bytes\n", 413)
+        return plain(f"bad request: {TooLarge.over(limit)}\n", 413)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
