@@ -76,6 +76,9 @@ class QuietSmsObserver:
     def still_needed(self, services: Any, uow: Any, row: Any) -> bool:
         return True
 
+    def before_record(self, services: Any, uow: Any, rows: Any) -> None:
+        return None
+
     def on_sent(self, services: Any, uow: Any, row: Any) -> None:
         return None
 

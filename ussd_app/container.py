@@ -10,6 +10,7 @@ or the SMS observer cannot be built (`MissingCollaborator` names what is missing
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
@@ -65,6 +66,10 @@ class SmsObserver(Protocol):
 
     def still_needed(self, services: Services, uow: UnitOfWork, row: Any) -> bool:
         """False when the message should be cancelled before sending (e.g. case taken)."""
+        ...
+
+    def before_record(self, services: Services, uow: UnitOfWork, rows: Sequence[Any]) -> None:
+        """`rows` are about to be recorded together: load what `on_sent` will need at once."""
         ...
 
     def on_sent(self, services: Services, uow: UnitOfWork, row: Any) -> None:

@@ -194,6 +194,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        # What was remembered for this transaction (`session.info`) does not outlive it.
+        self.session.info.clear()
         callbacks, self._callbacks = self._callbacks, []
         for fn in callbacks:
             try:

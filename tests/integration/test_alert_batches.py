@@ -2,8 +2,10 @@
 
 One claim and one record for all of a report's alerts, one gateway request per distinct text,
 over one kept-alive connection; a request that fails retries exactly its own rows; a row another
-worker holds is left alone. And the partners directory, read afresh by every routing, is rebuilt
-only when its rows changed, so an on-duty change is never missed.
+worker holds is left alone. A routing job also takes the other reports waiting (a burst): each is
+alerted once, one bad report does not hold back the others, and a report another worker is
+routing is skipped, not waited for. And the partners directory, read afresh by every routing, is
+rebuilt only when its rows changed, so an on-duty change is never missed.
 
 Real parts: the database of the run, Redis, an RQ worker (burst), the Africa's Talking SDK
 against the local stand-in.
@@ -11,9 +13,12 @@ against the local stand-in.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from typing import Any
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import select, update
 
 from tests.integration.alerts_support import (
     P1_ANSWERS,
@@ -24,12 +29,16 @@ from tests.integration.alerts_support import (
 )
 from tests.standin import AtStandIn
 from ussd_app.bootstrap import Container
-from ussd_app.db import utcnow
+from ussd_app.cases import staging
+from ussd_app.container import Services
+from ussd_app.db import UnitOfWork, utcnow
 from ussd_app.messaging import outbox
 from ussd_app.messaging.models import OutboundSms, SmsPurpose, SmsStatus
 from ussd_app.partners.roster import roster, set_on_duty
 from ussd_app.partners.snapshot import load_directory
 from ussd_app.reports.intake import submit_report
+from ussd_app.reports.models import TraffickingReport
+from ussd_app.runtime import jobs
 
 
 def _file_through_the_queue(container: Container) -> str:
@@ -150,3 +159,118 @@ def test_the_directory_is_rebuilt_only_when_it_changed_and_an_on_duty_change_is_
     partner = after.partner("lmps-atu-desk")
     assert partner is not None
     assert {c.id for c in partner.contacts if c.on_duty} == wanted
+
+
+# Three places that route to different partners: three different sets of recipients.
+_BURST_PLACES = ("maputsoe_bridge", "LS-A", "van_rooyens_gate", "LS-C")
+
+
+def _file_without_routing(container: Container, count: int) -> list[int]:
+    """File `count` reports whose routing jobs are not run yet (a burst, workers busy)."""
+    services = container.services
+    refs = [
+        submit_report(
+            services,
+            phone=f"+2665811100{i}",
+            language="en",
+            answers={**P1_ANSWERS, "place": _BURST_PLACES[i % len(_BURST_PLACES)]},
+        )[0]
+        for i in range(count)
+    ]
+    with services.uow() as uow:
+        ids = uow.session.scalars(
+            select(TraffickingReport.id)
+            .where(TraffickingReport.ref.in_(refs))
+            .order_by(TraffickingReport.id)
+        ).all()
+    return list(ids)
+
+
+def _routed(services: Services) -> dict[int, bool]:
+    with services.uow() as uow:
+        return {
+            int(i): at is not None
+            for i, at in uow.session.execute(
+                select(TraffickingReport.id, TraffickingReport.routed_at)
+            )
+        }
+
+
+def _expected_numbers(container: Container, ids: list[int]) -> Counter[str]:
+    with container.services.uow() as uow:
+        refs = uow.session.scalars(
+            select(TraffickingReport.ref).where(TraffickingReport.id.in_(ids))
+        ).all()
+    return sum(
+        (Counter(r.phone for r in expected_recipients(container, ref)) for ref in refs), Counter()
+    )
+
+
+def test_one_routing_job_routes_the_reports_waiting_with_it_and_each_alert_goes_once(
+    alert_container: Container, standin: AtStandIn
+) -> None:
+    ids = _file_without_routing(alert_container, 4)
+    assert jobs.route_subject("report", ids[2]) is True  # the third report's job ran first
+
+    assert _routed(alert_container.services) == dict.fromkeys(ids, True)
+    expected = _expected_numbers(alert_container, ids)
+    assert Counter(m.number for m in standin.messages) == expected
+    texts = {r.body for r in outbox_rows(alert_container)}
+    assert len(texts) == 4 and standin.request_count == 4  # one request per report's text
+
+    drain(alert_container)  # the four routing jobs on the queue run now: nothing more is sent
+    assert [jobs.route_subject("report", i) for i in ids] == [False] * 4
+    assert Counter(m.number for m in standin.messages) == expected
+    assert {r.status for r in outbox_rows(alert_container)} == {SmsStatus.SENT.value}
+
+
+class _FailsFor:
+    """The real alert port, except that staging report `bad_id` raises."""
+
+    def __init__(self, real: Any, bad_id: int) -> None:
+        self._real, self._bad_id = real, bad_id
+
+    def stage_report_alerts(self, services: Services, uow: UnitOfWork, report: Any) -> int:
+        if report.id == self._bad_id:
+            raise RuntimeError("this report cannot be staged")
+        return int(self._real.stage_report_alerts(services, uow, report))
+
+    def stage_registration_notices(self, *args: Any) -> None:
+        self._real.stage_registration_notices(*args)
+
+
+def test_a_report_that_cannot_be_routed_does_not_hold_back_the_others_routed_with_it(
+    alert_container: Container,
+) -> None:
+    services = alert_container.services
+    ids = _file_without_routing(alert_container, 3)
+    failing = dataclasses.replace(services, alerts=_FailsFor(services.alerts, ids[1]))
+
+    # Another report's job: its own report and the third are routed, one by one.
+    assert staging.route(failing, "report", ids[0], others=24) is True
+    assert _routed(services) == {ids[0]: True, ids[1]: False, ids[2]: True}
+    # The bad report's own job fails loudly (RQ keeps it as failed; the sweeper retries).
+    with pytest.raises(RuntimeError, match="cannot be staged"):
+        staging.route(failing, "report", ids[1], others=24)
+    assert _routed(services)[ids[1]] is False
+    assert staging.route(services, "report", ids[1], others=24) is True  # once it works
+    assert {r.report_id for r in outbox_rows(alert_container)} == set(ids)
+
+
+def test_a_report_another_worker_is_routing_is_skipped_not_waited_for(
+    alert_container: Container,
+) -> None:
+    services = alert_container.services
+    with services.uow() as uow:
+        dialect = uow.session.get_bind().dialect.name
+    if dialect != "postgresql":
+        pytest.skip("row locks (FOR UPDATE SKIP LOCKED) are PostgreSQL's; .ci/run runs this")
+    ids = _file_without_routing(alert_container, 3)
+    with services.uow() as other_worker:
+        other_worker.session.execute(
+            select(TraffickingReport.id).where(TraffickingReport.id == ids[1]).with_for_update()
+        )
+        # Row 2 is locked by the other worker's transaction: not waited for, not routed here.
+        assert staging.route(services, "report", ids[0], others=24) is True
+        assert _routed(services) == {ids[0]: True, ids[1]: False, ids[2]: True}
+    assert staging.route(services, "report", ids[1], others=24) is True  # its own job, later

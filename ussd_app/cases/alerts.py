@@ -8,6 +8,7 @@ by the composition root, so the web process, the worker and the CLI stage and re
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -31,11 +32,14 @@ from ussd_app.partners.routing import (
     route_registration,
     route_report,
 )
-from ussd_app.partners.snapshot import load_directory
+from ussd_app.partners.snapshot import directory_for_routing, load_directory
 from ussd_app.reports.models import ReportStatus, TraffickingReport
 from ussd_app.returnees.models import Registration
 
 log = logging.getLogger(__name__)
+
+_ALERT = SmsPurpose.ALERT.value
+_REPORTS_KEY = "cases.reports_being_recorded"  # session.info: id -> report, this transaction
 
 
 class ReportAlerts:
@@ -73,17 +77,29 @@ class CaseSmsObserver:
         report = uow.session.get(TraffickingReport, row.report_id)
         return report is None or report.acknowledged_at is None
 
+    def before_record(
+        self, services: Services, uow: UnitOfWork, rows: Sequence[OutboundSms]
+    ) -> None:
+        """Read, in one query, the reports whose alerts are about to be recorded (a routing job
+        sends several reports' alerts together), for `on_sent`."""
+        ids = {r.report_id for r in rows if r.report_id is not None and r.purpose == _ALERT}
+        if not ids:
+            return
+        reports = uow.session.scalars(
+            select(TraffickingReport).where(TraffickingReport.id.in_(sorted(ids)))
+        )
+        uow.session.info[_REPORTS_KEY] = {report.id: report for report in reports}
+
     def on_sent(self, services: Services, uow: UnitOfWork, row: OutboundSms) -> None:
         """The reporter's coarse status becomes "passed on" once an alert has left."""
-        if row.report_id is None or row.purpose != SmsPurpose.ALERT.value:
+        if row.report_id is None or row.purpose != _ALERT:
             return
-        # A report's alerts are recorded together (`outbox.deliver_many`): look it up once per
-        # transaction, not once per alert (the session keeps no clean object alive by itself).
-        looked_up = uow.session.info.setdefault("reports_passed_on", set())
-        if row.report_id in looked_up:
-            return
-        looked_up.add(row.report_id)
-        report = uow.session.get(TraffickingReport, row.report_id)
+        # A report's alerts are recorded together (`outbox.deliver_many`): each report is read
+        # once per transaction (`before_record`), not once per alert.
+        known: dict[int, TraffickingReport | None] = uow.session.info.setdefault(_REPORTS_KEY, {})
+        if row.report_id not in known:
+            known[row.report_id] = uow.session.get(TraffickingReport, row.report_id)
+        report = known[row.report_id]
         if report is not None and report.status == ReportStatus.RECEIVED.value:
             machine.apply(services, uow, report, machine.CaseAction.ALERTED, SYSTEM)
 
@@ -98,7 +114,7 @@ def stage_report_alerts(services: Services, uow: UnitOfWork, report: Trafficking
     gets one batch alert for the flood (`ussd_app.cases.floods`)."""
     if report.possible_flood:
         return floods.stage_flood_alerts(services, uow, report)
-    directory = load_directory(uow.session)
+    directory = directory_for_routing(uow.session)
     facts = facts_from_report(report)
     recipients = route_report(facts, directory)
     if report.incomplete:
@@ -157,7 +173,7 @@ def stage_partner_notices(services: Services, uow: UnitOfWork, reg: Registration
     programme partner hears of it. Returns how many notices were staged now.
     """
     facts = facts_from_registration(reg)
-    recipients = route_registration(facts, load_directory(uow.session))
+    recipients = route_registration(facts, directory_for_routing(uow.session))
     if not recipients:
         log.warning("registration %s: no partner takes it (no programme partner?)", reg.ref)
     staged = 0

@@ -204,9 +204,14 @@ def deliver_many(
     with services.uow() as uow:
         retries: list[tuple[int, str, dt.datetime]] = []
         sent: list[OutboundSms] = []
-        rows = uow.session.scalars(
-            select(OutboundSms).where(OutboundSms.id.in_(list(answers))).order_by(OutboundSms.id)
+        rows = list(
+            uow.session.scalars(
+                select(OutboundSms)
+                .where(OutboundSms.id.in_(list(answers)))
+                .order_by(OutboundSms.id)
+            )
         )
+        services.sms_events.before_record(services, uow, rows)
         for row in rows:
             result, error = answers[row.id]
             outcome = _record(

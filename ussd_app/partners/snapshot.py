@@ -220,3 +220,17 @@ def directory_from_specs(specs: Iterable[PartnerSpec]) -> DirectorySnapshot:
             )
         )
     return DirectorySnapshot(tuple(sorted(partners, key=lambda p: p.code)))
+
+
+def directory_for_routing(session: Session) -> DirectorySnapshot:
+    """The directory as this transaction first read it for routing: a routing job that routes
+    several waiting reports together (`cases.staging`) reads the directory once, not per report.
+    The session lives one transaction (`db.UnitOfWork`), so nothing older is ever reused."""
+    snapshot = session.info.get(_ROUTING_KEY)
+    if not isinstance(snapshot, DirectorySnapshot):
+        snapshot = load_directory(session)
+        session.info[_ROUTING_KEY] = snapshot
+    return snapshot
+
+
+_ROUTING_KEY = "partners.directory_for_routing"

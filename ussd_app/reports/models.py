@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ussd_app.columns import (
@@ -62,6 +62,14 @@ class TraffickingReport(Base):
         CheckConstraint(check_in("channel", CHANNELS), name="channel"),
         Index("ix_trafficking_reports_status_priority", "status", "priority"),
         Index("ix_trafficking_reports_district_created_at", "district", "created_at"),
+        # The few rows waiting for their routing job (`cases.staging`): a burst's jobs and the
+        # sweeper find them without reading every report ever filed.
+        Index(
+            "ix_trafficking_reports_unrouted",
+            "id",
+            postgresql_where=text("routed_at IS NULL"),
+            sqlite_where=text("routed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

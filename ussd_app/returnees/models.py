@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, CheckConstraint, Index, String
+from sqlalchemy import JSON, CheckConstraint, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ussd_app.columns import (
@@ -48,6 +48,13 @@ class Registration(Base):
         CheckConstraint(check_in("status", REGISTRATION_STATUSES), name="status"),
         CheckConstraint(check_in("channel", REGISTRATION_CHANNELS), name="channel"),
         Index("ix_registrations_home_district_created_at", "home_district", "created_at"),
+        # The rows waiting for their routing job (`cases.staging`), as for reports.
+        Index(
+            "ix_registrations_unrouted",
+            "id",
+            postgresql_where=text("routed_at IS NULL"),
+            sqlite_where=text("routed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

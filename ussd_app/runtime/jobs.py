@@ -79,15 +79,24 @@ class _SendHere:
         return self._queue.enqueue_routing(subject, subject_id)
 
 
+# Other waiting rows a routing job takes with its own (`staging.route`): a burst is routed in
+# a few transactions; small enough that one batch's sends stay well inside the job timeout.
+ROUTE_WITH_OTHERS = 24
+
+
 def route_subject(subject: str, subject_id: int) -> bool:
-    """Stage the alerts of a committed report (or a registration's notices), mark it routed,
-    then send what was staged. Safe to run twice: a routed row is left alone, and each send
-    claims its row first. If the job dies after the routing commit, the rows are pending and the
-    outbox sweeper enqueues them; the sweeper also routes any row whose job was lost."""
+    """Stage the alerts of a committed report (or a registration's notices), and those of up to
+    `ROUTE_WITH_OTHERS` others still waiting, mark them routed, then send what was staged.
+    Safe to run twice: a routed row is left alone, and each send claims its row first. If the
+    job dies after the routing commit, the rows are pending and the outbox sweeper enqueues
+    them; the sweeper also routes any row whose job was lost."""
     container = get_container()
     here = _SendHere(container.services.enqueuer)
     routed = staging.route(
-        dataclasses.replace(container.services, enqueuer=here), subject, subject_id
+        dataclasses.replace(container.services, enqueuer=here),
+        subject,
+        subject_id,
+        others=ROUTE_WITH_OTHERS,
     )
     try:
         outbox.deliver_many(
