@@ -1127,9 +1127,18 @@ def summary(results: list[tuple[int, LoadResult]], user_counts: Sequence[int]) -
         p99 = med(r.pct(99) for r in svc) / med(r.pct(99) for r in base)
         hops = med(r.hops_per_s for r in svc) / med(r.hops_per_s for r in base)
         sql = [r.sql_per_flow for r in svc if r.sql_per_flow is not None]
+        # Each round's own ratio too (service and baseline a few seconds apart): the two
+        # estimates differ when the machine's speed changed between rounds.
+        per_round = [
+            s.server_ms_per_hop / b.server_ms_per_hop
+            for s, b in zip(svc, base, strict=False)
+            if b.server_ms_per_hop > 0
+        ]
+        rounds = ", ".join(f"x{x:.2f}" for x in per_round)
         out.append(
             f"{users:>3} users, medians of {len(svc)} round(s), service/baseline: "
-            f"srv ms/hop x{cpu:.2f} (target <= 1.5), p99 x{p99:.2f}"
+            f"srv ms/hop x{cpu:.2f} (target <= 1.5; by round {rounds}, "
+            f"median x{med(per_round) if per_round else float('nan'):.2f}), p99 x{p99:.2f}"
             f"{' (target <= 3)' if users >= 64 else ''}, hops/s x{hops:.2f}; "
             f"service {med(r.server_ms_per_hop for r in svc):.2f} ms/hop, "
             f"p99 {med(r.pct(99) for r in svc):.1f} ms, "
