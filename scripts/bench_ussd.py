@@ -54,7 +54,7 @@ typed 5). With many users a hop's latency is mostly queueing behind the other us
 run `--users 1` to see what each screen costs on its own (the DB hops: dial, language, last).
 
 Run from the repository root:
-    python scripts/bench_ussd.py --users 16,64 --rounds 3 --seconds 10 \
+    python scripts/bench_ussd.py --users 16,64 --rounds 8 --seconds 4 \
         --database-url postgresql://postgres@127.0.0.1:5432/bench --redis-url redis://127.0.0.1:6379/12
 """
 
