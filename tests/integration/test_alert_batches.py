@@ -165,17 +165,18 @@ def test_the_directory_is_rebuilt_only_when_it_changed_and_an_on_duty_change_is_
 _BURST_PLACES = ("maputsoe_bridge", "LS-A", "van_rooyens_gate", "LS-C")
 
 
-def _file_without_routing(container: Container, count: int) -> list[int]:
-    """File `count` reports whose routing jobs are not run yet (a burst, workers busy)."""
+def _file_without_routing(container: Container, count: int, first: int = 0) -> list[int]:
+    """File `count` reports whose routing jobs are not run yet (a burst, workers busy), from
+    numbers `first`, `first` + 1, ..."""
     services = container.services
     refs = [
         submit_report(
             services,
-            phone=f"+2665811100{i}",
+            phone=f"+266581110{i:02d}",
             language="en",
             answers={**P1_ANSWERS, "place": _BURST_PLACES[i % len(_BURST_PLACES)]},
         )[0]
-        for i in range(count)
+        for i in range(first, first + count)
     ]
     with services.uow() as uow:
         ids = uow.session.scalars(
@@ -225,13 +226,15 @@ def test_one_routing_job_routes_the_reports_waiting_with_it_and_each_alert_goes_
 
 
 class _FailsFor:
-    """The real alert port, except that staging report `bad_id` raises."""
+    """The real alert port, except that staging report `bad_id` raises (`tries` counts it)."""
 
     def __init__(self, real: Any, bad_id: int) -> None:
         self._real, self._bad_id = real, bad_id
+        self.tries = 0
 
     def stage_report_alerts(self, services: Services, uow: UnitOfWork, report: Any) -> int:
         if report.id == self._bad_id:
+            self.tries += 1
             raise RuntimeError("this report cannot be staged")
         return int(self._real.stage_report_alerts(services, uow, report))
 
@@ -244,15 +247,28 @@ def test_a_report_that_cannot_be_routed_does_not_hold_back_the_others_routed_wit
 ) -> None:
     services = alert_container.services
     ids = _file_without_routing(alert_container, 3)
-    failing = dataclasses.replace(services, alerts=_FailsFor(services.alerts, ids[1]))
+    port = _FailsFor(services.alerts, ids[1])
+    failing = dataclasses.replace(services, alerts=port)
 
     # Another report's job: its own report and the third are routed, one by one.
     assert staging.route(failing, "report", ids[0], others=24) is True
     assert _routed(services) == {ids[0]: True, ids[1]: False, ids[2]: True}
-    # The bad report's own job fails loudly (RQ keeps it as failed; the sweeper retries).
+    assert port.tries == 2  # in the batch, then alone
+    # For a while, other jobs leave the bad report out of their batch: they route in one go.
+    ids += _file_without_routing(alert_container, 2, first=3)
+    assert staging.route(failing, "report", ids[3], others=24) is True
+    assert port.tries == 2 and _routed(services) == {
+        ids[0]: True,
+        ids[1]: False,
+        ids[2]: True,
+        ids[3]: True,
+        ids[4]: True,
+    }
+    # The bad report's own job still tries it, and fails loudly (RQ keeps it as failed; the
+    # sweeper retries).
     with pytest.raises(RuntimeError, match="cannot be staged"):
         staging.route(failing, "report", ids[1], others=24)
-    assert _routed(services)[ids[1]] is False
+    assert port.tries == 3 and _routed(services)[ids[1]] is False
     assert staging.route(services, "report", ids[1], others=24) is True  # once it works
     assert {r.report_id for r in outbox_rows(alert_container)} == set(ids)
 

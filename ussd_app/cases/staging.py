@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Literal, TypeVar
 
@@ -84,10 +86,13 @@ def _route(
     one directory read and one send phase per batch instead of per row is what lets two workers
     keep up (measured in `scripts/bench_alerts.py`). A row another worker holds is skipped (it
     is routing it); when the batch fails, each of its rows is retried alone, so one bad row
-    never holds back the others and the caller still hears of its own row's failure.
+    never holds back the others and the caller still hears of its own row's failure. A row that
+    failed alone is left out of batches for a minute (`_RecentFailures`).
     """
     if others <= 0:
         return bool(_route_batch(services, model, row_id, stage, 0))
+    if row_id in _failing.ids(model.__tablename__):
+        return _route_alone(services, model, row_id, stage)  # it failed a moment ago
     locked: list[int] = []
     try:
         return row_id in _route_batch(services, model, row_id, stage, others, locked)
@@ -97,12 +102,64 @@ def _route(
     # so each is routed here, alone: the others' failures are logged, the caller's is raised.
     for other in (i for i in locked if i != row_id):
         try:
-            _route_batch(services, model, other, stage, 0)
+            _route_alone(services, model, other, stage)
         except Exception:
             log.exception(
                 "routing %s id=%s failed; the sweeper retries", model.__tablename__, other
             )
-    return bool(_route_batch(services, model, row_id, stage, 0))
+    return _route_alone(services, model, row_id, stage)
+
+
+def _route_alone(
+    services: Services,
+    model: type[_Routable],
+    row_id: int,
+    stage: Callable[[UnitOfWork, _Routable], None],
+) -> bool:
+    """Route the row in a transaction of its own; a failure is noted (see `_RecentFailures`)
+    and raised."""
+    try:
+        return bool(_route_batch(services, model, row_id, stage, 0))
+    except Exception:
+        _failing.note(model.__tablename__, row_id)
+        raise
+
+
+class _RecentFailures:
+    """Rows whose routing failed alone a moment ago, left out of other jobs' batches for a while
+    (each process its own): one row that cannot be staged would otherwise fail every batch it
+    is the oldest of, and every job would pay for a batch and then each row alone. Its own job
+    and the sweeper still try it (alone), so nothing is given up."""
+
+    def __init__(self, hold_s: float, most: int) -> None:
+        self._hold_s, self._most = hold_s, most
+        self._until: dict[tuple[str, int], float] = {}
+        self._lock = threading.Lock()
+
+    def note(self, table: str, row_id: int) -> None:
+        with self._lock:
+            if len(self._until) >= self._most:
+                self._until.pop(next(iter(self._until)))
+            self._until[(table, row_id)] = time.monotonic() + self._hold_s
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+    def ids(self, table: str) -> list[int]:
+        now = time.monotonic()
+        with self._lock:
+            for key in [k for k, until in self._until.items() if until <= now]:
+                del self._until[key]
+            return sorted(i for t, i in self._until if t == table)
+
+
+_failing = _RecentFailures(hold_s=SWEEP_GRACE_S * 12, most=100)
+
+
+def forget_failures() -> None:
+    """Forget the rows left out of batches (a test's fresh database reuses ids)."""
+    _failing.clear()
 
 
 def _route_batch(
@@ -121,6 +178,8 @@ def _route_batch(
         with services.uow() as uow:
             query = select(model).where(model.routed_at.is_(None))
             if others > 0:
+                if failing := [i for i in _failing.ids(model.__tablename__) if i != row_id]:
+                    query = query.where(model.id.not_in(failing))
                 query = (
                     query.order_by((model.id == row_id).desc(), model.id)
                     .limit(others + 1)
