@@ -14,6 +14,8 @@ against the local stand-in.
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -161,7 +163,7 @@ def test_the_directory_is_rebuilt_only_when_it_changed_and_an_on_duty_change_is_
     assert {c.id for c in partner.contacts if c.on_duty} == wanted
 
 
-# Three places that route to different partners: three different sets of recipients.
+# Four places that route to different partners: different sets of recipients.
 _BURST_PLACES = ("maputsoe_bridge", "LS-A", "van_rooyens_gate", "LS-C")
 
 
@@ -273,20 +275,140 @@ def test_a_report_that_cannot_be_routed_does_not_hold_back_the_others_routed_wit
     assert {r.report_id for r in outbox_rows(alert_container)} == set(ids)
 
 
+def _postgresql_only(services: Services) -> None:
+    with services.uow() as uow:
+        dialect = uow.session.get_bind().dialect.name
+    if dialect != "postgresql":
+        pytest.skip("row locks (FOR UPDATE [SKIP LOCKED]) are PostgreSQL's; .ci/run runs this")
+
+
+def _route_in_a_thread(services: Services, report_id: int) -> tuple[threading.Thread, list[Any]]:
+    """staging.route as a job would call it, in a thread (so a wait on a lock cannot hang the
+    test: it is joined with a timeout)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(staging.route(services, "report", report_id, others=24))
+        except Exception as exc:  # the test reports it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def _hold_row_lock(services: Services, report_id: int) -> UnitOfWork:
+    """Another transaction (a worker, a replayed hop, the desk) holding the report's row lock."""
+    holder = services.uow().__enter__()
+    holder.session.execute(
+        select(TraffickingReport.id).where(TraffickingReport.id == report_id).with_for_update()
+    )
+    return holder
+
+
 def test_a_report_another_worker_is_routing_is_skipped_not_waited_for(
     alert_container: Container,
 ) -> None:
     services = alert_container.services
-    with services.uow() as uow:
-        dialect = uow.session.get_bind().dialect.name
-    if dialect != "postgresql":
-        pytest.skip("row locks (FOR UPDATE SKIP LOCKED) are PostgreSQL's; .ci/run runs this")
+    _postgresql_only(services)
     ids = _file_without_routing(alert_container, 3)
-    with services.uow() as other_worker:
-        other_worker.session.execute(
-            select(TraffickingReport.id).where(TraffickingReport.id == ids[1]).with_for_update()
-        )
-        # Row 2 is locked by the other worker's transaction: not waited for, not routed here.
-        assert staging.route(services, "report", ids[0], others=24) is True
+    holder = _hold_row_lock(services, ids[1])
+    try:
+        thread, outcome = _route_in_a_thread(services, ids[0])
+        thread.join(timeout=10)
+        # Row 2 is locked by another transaction: not waited for, not routed here.
+        assert outcome == [True], "the batch waited for a row another transaction holds"
         assert _routed(services) == {ids[0]: True, ids[1]: False, ids[2]: True}
+    finally:
+        holder.__exit__(None, None, None)
     assert staging.route(services, "report", ids[1], others=24) is True  # its own job, later
+
+
+def test_a_jobs_own_report_held_a_moment_by_another_transaction_is_waited_for(
+    alert_container: Container,
+) -> None:
+    services = alert_container.services
+    _postgresql_only(services)
+    (own,) = _file_without_routing(alert_container, 1)
+    holder = _hold_row_lock(services, own)
+    try:
+        thread, outcome = _route_in_a_thread(services, own)
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and outcome == []  # waiting for the lock, not skipping it
+    finally:
+        holder.__exit__(None, None, None)
+    thread.join(timeout=10)
+    assert outcome == [True] and _routed(services) == {own: True}
+
+
+def test_a_routing_job_whose_own_report_fails_still_sends_the_others_it_routed(
+    alert_container: Container, standin: AtStandIn
+) -> None:
+    services = alert_container.services
+    ids = _file_without_routing(alert_container, 3)
+    broken = dataclasses.replace(
+        alert_container,
+        services=dataclasses.replace(services, alerts=_FailsFor(services.alerts, ids[0])),
+    )
+    jobs.configure(broken)
+    try:
+        with pytest.raises(RuntimeError, match="cannot be staged"):
+            jobs.route_subject("report", ids[0])
+    finally:
+        jobs.configure(alert_container)
+    assert _routed(services) == {ids[0]: False, ids[1]: True, ids[2]: True}
+    # The two others were routed alone after the batch failed, and sent by this job at once.
+    assert Counter(m.number for m in standin.messages) == _expected_numbers(
+        alert_container, ids[1:]
+    )
+
+
+def test_sends_not_started_before_the_deadline_are_put_back_and_queued(
+    alert_container: Container, standin: AtStandIn
+) -> None:
+    services = alert_container.services
+    (report,) = _file_without_routing(alert_container, 1)
+    staged: list[int] = []
+    here = dataclasses.replace(services, enqueuer=_Collect(staged))
+    assert staging.route(here, "report", report) is True
+    assert staged
+
+    results = outbox.deliver_many(
+        services, alert_container.sms_sender, staged, deadline=time.monotonic()
+    )
+    assert set(results.values()) == {outbox.DeliveryResult.DEFERRED}
+    assert standin.messages == []
+    rows = outbox_rows(alert_container)
+    assert {(r.status, r.attempts) for r in rows} == {(SmsStatus.PENDING.value, 0)}
+    drain(alert_container)  # queued as sends of their own: each goes once
+    assert Counter(m.number for m in standin.messages) == _expected_numbers(
+        alert_container, [report]
+    )
+    assert {r.status for r in outbox_rows(alert_container)} == {SmsStatus.SENT.value}
+
+
+class _Collect:
+    """An `Enqueuer` that only notes the outbox ids staged (sends nothing, queues nothing)."""
+
+    def __init__(self, into: list[int]) -> None:
+        self._into = into
+
+    def enqueue(self, outbound_id: int, purpose: Any = None, **_kw: Any) -> bool:
+        self._into.append(outbound_id)
+        return True
+
+    def enqueue_routing(self, subject: str, subject_id: int) -> bool:
+        return True
+
+
+def test_a_routing_job_out_of_time_queues_what_it_has_not_sent(
+    alert_container: Container, standin: AtStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _file_without_routing(alert_container, 2)
+    monkeypatch.setattr(jobs, "SEND_BUDGET_S", 0.0)  # as if the gateway had been slow
+    assert jobs.route_subject("report", ids[0]) is True
+    assert standin.messages == []  # nothing sent by the job itself
+    assert {r.status for r in outbox_rows(alert_container)} == {SmsStatus.PENDING.value}
+    drain(alert_container)  # each queued as a send of its own: each goes once
+    assert Counter(m.number for m in standin.messages) == _expected_numbers(alert_container, ids)

@@ -84,10 +84,11 @@ def _route(
 
     Why several: under a burst (a taxi rank's drivers all reporting one bus), one transaction,
     one directory read and one send phase per batch instead of per row is what lets two workers
-    keep up (measured in `scripts/bench_alerts.py`). A row another worker holds is skipped (it
-    is routing it); when the batch fails, each of its rows is retried alone, so one bad row
-    never holds back the others and the caller still hears of its own row's failure. A row that
-    failed alone is left out of batches for a minute (`_RecentFailures`).
+    keep up (measured in `scripts/bench_alerts.py`). Its own row is waited for; another row
+    that another transaction holds is skipped (most likely a worker routing it). When the batch
+    fails, each of its rows is retried alone, so one bad row never holds back the others and the
+    caller still hears of its own row's failure. A row that failed alone is left out of batches
+    for a minute (`_RecentFailures`).
     """
     if others <= 0:
         return bool(_route_batch(services, model, row_id, stage, 0))
@@ -170,25 +171,29 @@ def _route_batch(
     others: int,
     locked: list[int] | None = None,
 ) -> list[int]:
-    """Lock the unrouted rows (`row_id` first, then the oldest waiting), `stage` what each sends
+    """Lock the unrouted rows (`row_id`, then the oldest others waiting), `stage` what each sends
     and set their `routed_at`, in ONE transaction; the ids routed (none when `row_id` and the
     others were already routed, now or concurrently). `locked` is filled with the ids taken
     before anything is staged, for the caller's retry if staging fails."""
     try:
         with services.uow() as uow:
-            query = select(model).where(model.routed_at.is_(None))
-            if others > 0:
-                if failing := [i for i in _failing.ids(model.__tablename__) if i != row_id]:
-                    query = query.where(model.id.not_in(failing))
-                query = (
-                    query.order_by((model.id == row_id).desc(), model.id)
-                    .limit(others + 1)
-                    # A row locked by another worker is being routed by it: not waited for.
-                    .with_for_update(skip_locked=True)
+            # Its own row is waited for (whoever holds it may be a replayed hop or the desk,
+            # not a router); PostgreSQL re-checks `routed_at IS NULL` once the lock is free.
+            rows = list(
+                uow.session.scalars(
+                    select(model)
+                    .where(model.id == row_id, model.routed_at.is_(None))
+                    .with_for_update()
                 )
-            else:
-                query = query.where(model.id == row_id).with_for_update()
-            rows = list(uow.session.scalars(query))
+            )
+            if others > 0:
+                query = select(model).where(model.routed_at.is_(None), model.id != row_id)
+                if failing := _failing.ids(model.__tablename__):
+                    query = query.where(model.id.not_in(failing))
+                # The others: one that another transaction holds is skipped, not waited for
+                # (most likely another worker routing it; else its own job waits for it).
+                query = query.order_by(model.id).limit(others).with_for_update(skip_locked=True)
+                rows += uow.session.scalars(query)
             if not rows:
                 return []
             ids = [row.id for row in rows]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,6 +51,7 @@ class DeliveryResult(enum.StrEnum):
     FAILED = "failed"  # permanent for this number
     RETRY = "retry"  # transient; try again with backoff
     ACCOUNT = "account"  # account problem; administrators alerted, retried later
+    DEFERRED = "deferred"  # not tried: the caller's time was up; queued as a send of its own
 
 
 def stage(
@@ -169,13 +171,16 @@ def deliver_many(
     *,
     retry_delays: Sequence[int] = (10, 30, 120, 600, 1800),
     now: dt.datetime | None = None,
+    deadline: float | None = None,
 ) -> dict[int, DeliveryResult]:
     """Send several outbox rows (one report's alerts) as `deliver` sends one: one claim and one
     record for all of them, and one gateway request per distinct text.
 
     Measured: per row, the claim, the record and the HTTP request were three quarters of the
     alert path's worker time. A crash between the sends and the record leaves the rows
-    'sending' for the sweeper, as it would one row.
+    'sending' for the sweeper, as it would one row. No request is started once `deadline` (a
+    `time.monotonic()` value) has passed: the rows not tried are put back, due now, and queued
+    as sends of their own (DEFERRED), so a slow gateway never runs a job into its timeout.
     """
     now = now or utcnow()
     results = dict.fromkeys(outbound_ids, DeliveryResult.SKIPPED)
@@ -197,7 +202,11 @@ def deliver_many(
         return results
 
     answers: dict[int, _Answer] = {}
+    deferred: set[int] = set()
     for batch in _requests(claimed):
+        if deadline is not None and time.monotonic() >= deadline:
+            deferred.update(c.id for c in batch)
+            continue
         answers.update(_send(sender, batch))
 
     attempts = {c.id: c.attempts for c in claimed}
@@ -207,12 +216,19 @@ def deliver_many(
         rows = list(
             uow.session.scalars(
                 select(OutboundSms)
-                .where(OutboundSms.id.in_(list(answers)))
+                .where(OutboundSms.id.in_([*answers, *deferred]))
                 .order_by(OutboundSms.id)
             )
         )
         services.sms_events.before_record(services, uow, rows)
         for row in rows:
+            if row.id in deferred:
+                # Not tried: back to pending, due now, its claim not counted as an attempt.
+                transition(row, SmsStatus.PENDING, SmsActor.WORKER, now=now, next_attempt_at=now)
+                row.attempts = max(0, row.attempts - 1)
+                results[row.id] = DeliveryResult.DEFERRED
+                retries.append((row.id, row.purpose, now))
+                continue
             result, error = answers[row.id]
             outcome = _record(
                 uow, services, row, result, error, attempts[row.id], retry_delays, now

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from ussd_app.cases import staging
@@ -60,7 +61,7 @@ class _SendHere:
 
     def __init__(self, queue: Enqueuer) -> None:
         self._queue = queue
-        self.staged: list[int] = []
+        self.staged: list[tuple[int, str | None]] = []  # (outbox id, purpose)
 
     def enqueue(
         self,
@@ -72,7 +73,7 @@ class _SendHere:
     ) -> bool:
         if at is not None or replace:
             return self._queue.enqueue(outbound_id, purpose, replace=replace, at=at)
-        self.staged.append(outbound_id)
+        self.staged.append((outbound_id, purpose))
         return True
 
     def enqueue_routing(self, subject: str, subject_id: int) -> bool:
@@ -80,8 +81,14 @@ class _SendHere:
 
 
 # Other waiting rows a routing job takes with its own (`staging.route`): a burst is routed in
-# a few transactions; small enough that one batch's sends stay well inside the job timeout.
+# a few transactions.
 ROUTE_WITH_OTHERS = 24
+# What the job sends itself: rows claimed and recorded together (a crash resends at most these),
+# and no gateway request started after this many seconds: what is left goes to the queue as
+# sends of their own. With the SDK's (3 s, 10 s) timeouts the job ends well inside its
+# JOB_TIMEOUT_S (60 s), so a timeout never cuts a send short (it would be sent again).
+SEND_CHUNK = 12
+SEND_BUDGET_S = 20.0
 
 
 def route_subject(subject: str, subject_id: int) -> bool:
@@ -92,19 +99,37 @@ def route_subject(subject: str, subject_id: int) -> bool:
     them; the sweeper also routes any row whose job was lost."""
     container = get_container()
     here = _SendHere(container.services.enqueuer)
-    routed = staging.route(
-        dataclasses.replace(container.services, enqueuer=here),
-        subject,
-        subject_id,
-        others=ROUTE_WITH_OTHERS,
-    )
     try:
-        outbox.deliver_many(
-            container.services,
-            container.sms_sender,
-            here.staged,
-            retry_delays=container.dispatcher.retry_delays,
+        return staging.route(
+            dataclasses.replace(container.services, enqueuer=here),
+            subject,
+            subject_id,
+            others=ROUTE_WITH_OTHERS,
         )
-    except Exception:
-        log.exception("sending sms id(s) %s after routing failed; the sweeper retries", here.staged)
-    return routed
+    finally:
+        # Even when its own row failed: the others routed alone meanwhile are sent now.
+        _send_staged(container, here.staged)
+
+
+def _send_staged(container: Container, staged: list[tuple[int, str | None]]) -> None:
+    """Send what the routing committed, `SEND_CHUNK` rows at a time, within `SEND_BUDGET_S`;
+    hand the rest to the queue. Never raises: what is not sent is found by the sweeper."""
+    deadline = time.monotonic() + SEND_BUDGET_S
+    for start in range(0, len(staged), SEND_CHUNK):
+        chunk = staged[start : start + SEND_CHUNK]
+        if time.monotonic() >= deadline:
+            for outbound_id, purpose in staged[start:]:
+                container.services.enqueuer.enqueue(outbound_id, purpose)
+            log.warning("routing job out of time: %s sms queued", len(staged) - start)
+            return
+        ids = [outbound_id for outbound_id, _purpose in chunk]
+        try:
+            outbox.deliver_many(
+                container.services,
+                container.sms_sender,
+                ids,
+                retry_delays=container.dispatcher.retry_delays,
+                deadline=deadline,
+            )
+        except Exception:
+            log.exception("sending sms id(s) %s after routing failed; the sweeper retries", ids)
