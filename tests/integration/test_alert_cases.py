@@ -32,6 +32,18 @@ SKILLSHARE = "+26659990101"  # a returnee-only NGO: never alerted to trafficking
 QUTHING = "+26659990041"  # a district focal point far from a Maputsoe report
 
 
+# A P2 report (seen this week, no danger now) at the district of Maseru.
+P2_ANSWERS: dict[str, Any] = {
+    "danger_now": "no",
+    "child_involved": "unsure",
+    "flags": ["F5"],
+    "place": "LS-A",
+    "when_seen": "this_week",
+    "persons_count": "1",
+    "callback_consent": "no",
+}
+
+
 class Inbox:
     """Sends inbound SMS to the webhook the way the gateway does, with fresh ids."""
 
@@ -150,10 +162,24 @@ class TestAcknowledge:
         notices = outbox_rows(alert_container, purpose=SmsPurpose.NOTICE.value)
         assert len(notices) == 4
         assert any("Beautiful Dream" in t for t in _texts_to(standin, DESK))
+        # The case is urgent (P1): nobody, the police least of all, is told to stand down.
+        assert all("No action needed" not in n.body and "carry on" in n.body for n in notices)
         # Past the deadline nothing escalates: someone has it.
         result = run_maintenance(alert_container, now=later(16))
         assert result.escalated == []
         assert outbox_rows(alert_container, purpose=SmsPurpose.ESCALATION.value) == []
+
+    def test_when_a_p2_case_is_taken_the_others_are_told_no_action_is_needed(
+        self, alert_container: Container, standin: AtStandIn
+    ) -> None:
+        answers = {**P2_ANSWERS, "place": "maputsoe_bridge"}
+        ref = file_report(alert_container, answers=answers)
+        assert report_row(alert_container, ref).priority == "P2"
+        drain(alert_container)
+        Inbox(alert_container).send(DESK, f"ACK {ref}")
+        drain(alert_container)
+        notices = outbox_rows(alert_container, purpose=SmsPurpose.NOTICE.value)
+        assert notices and all("No action needed from you" in n.body for n in notices)
 
     def test_a_second_ack_is_told_who_took_it(
         self, alert_container: Container, standin: AtStandIn
@@ -228,16 +254,7 @@ class TestEscalation:
         assert "+26659990062" in numbers  # Maputsoe station commander
 
     def test_a_p2_escalates_after_a_day_not_after_minutes(self, alert_container: Container) -> None:
-        answers = {
-            "danger_now": "no",
-            "child_involved": "unsure",
-            "flags": ["F5"],
-            "place": "LS-A",
-            "when_seen": "this_week",
-            "persons_count": "1",
-            "callback_consent": "no",
-        }
-        ref = file_report(alert_container, answers=answers)
+        ref = file_report(alert_container, answers=P2_ANSWERS)
         assert report_row(alert_container, ref).priority == "P2"
         drain(alert_container)
         assert run_maintenance(alert_container, now=later(60)).escalated == []

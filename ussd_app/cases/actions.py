@@ -37,6 +37,11 @@ from ussd_app.staff import audit
 log = logging.getLogger(__name__)
 
 TAKEN_NOTICE = "Case {ref} has been taken by {partner}. No action needed from you."
+# An urgent (P1) case is never called off by whoever takes it: an NGO following it up does not
+# stand the police down from someone in danger now.
+URGENT_TAKEN_NOTICE = (
+    "Case {ref} is now followed up by {partner}. It is urgent: if you are responding, carry on."
+)
 
 
 def _audit(
@@ -213,8 +218,10 @@ def transfer(
 def _notify_others(
     services: Services, uow: UnitOfWork, report: TraffickingReport, actor: Actor
 ) -> None:
-    """Tell everyone else alerted for this case who took it, once per number."""
+    """Tell everyone else alerted for this case who took it, once per number (an urgent case:
+    without calling anyone off)."""
     partner = partner_name(uow, actor.partner_code)
+    notice = URGENT_TAKEN_NOTICE if report.priority == "P1" else TAKEN_NOTICE
     taker_contacts = set()
     if actor.contact_id is not None:
         taker_contacts.add(actor.contact_id)
@@ -242,7 +249,7 @@ def _notify_others(
             uow,
             services,
             to=services.cipher.decrypt(to_enc),
-            body=TAKEN_NOTICE.format(ref=report.ref, partner=partner),
+            body=notice.format(ref=report.ref, partner=partner),
             purpose=SmsPurpose.NOTICE,
             key=f"notice:{report.id}:{to_hash[:32]}",
             report_id=report.id,
