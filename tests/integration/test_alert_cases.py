@@ -304,6 +304,18 @@ class TestOtherCommands:
         assert "QALA" in replies[2]  # answered in Sesotho
         assert "STOP" in replies[3]
 
+    def test_help_from_a_partner_number_lists_the_partner_commands(
+        self, alert_container: Container, standin: AtStandIn
+    ) -> None:
+        inbox = Inbox(alert_container)
+        inbox.send(BDS, "help")
+        inbox.send(BDS, "ACK")  # no reference: shown one in today's format
+        drain(alert_container)
+        help_reply, need_ref = _texts_to(standin, BDS)
+        assert "ACK <ref>" in help_reply and "CLOSE <ref>" in help_reply
+        assert "STOP" not in help_reply  # the public commands are for the public
+        assert "ACK T-12345678" in need_ref
+
     def test_a_message_without_a_sender_is_a_400(self, alert_container: Container) -> None:
         client = create_app(container=alert_container).test_client()
         assert client.post("/sms/inbound", data={"id": "x", "text": "HELP"}).status_code == 400

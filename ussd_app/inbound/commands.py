@@ -299,6 +299,10 @@ def _status(
 def _help(
     uow: UnitOfWork, services: Services, sender: str, parsed: ParsedCommand, gid: str
 ) -> None:
+    """The commands this sender can use: a partner contact's (ACK, CLOSE), else the public ones."""
+    if _staff(uow, sender) is not None:
+        _reply(uow, services, sender, gid, STAFF_REPLIES["help"])
+        return
     _reply(uow, services, sender, gid, _text("help", parsed.lang))
 
 
