@@ -7,7 +7,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 from sqlalchemy import select
@@ -21,6 +20,7 @@ from ussd_app.partners.routing import Recipient, facts_from_report, route_report
 from ussd_app.partners.snapshot import load_directory
 from ussd_app.reports.intake import submit_report
 from ussd_app.reports.models import TraffickingReport
+from ussd_app.runtime.embedded_worker import BurstWorker
 
 PARTNERS_FILE = Path(__file__).resolve().parents[2] / "partners.example.yaml"
 REPORTER = "+26658111222"
@@ -39,19 +39,6 @@ P1_ANSWERS: dict[str, Any] = {
 }
 
 
-class _BurstWorker(SimpleWorker):
-    """RQ's SimpleWorker without its pub/sub channel for remote commands: with redis-py 8, the
-    channel thread's stop() at the end of a burst can wait up to 60 s for a message, and a test
-    whose clock is "now + 14 minutes" then finds the report 15 minutes old (seen in CI). The
-    embedded worker does the same (`ussd_app.runtime.embedded_worker.ThreadWorker`)."""
-
-    def subscribe(self) -> None:
-        return None
-
-    def unsubscribe(self) -> None:
-        return None
-
-
 def drain(container: Container, rounds: int = 10) -> None:
     """Run a burst worker until no job is queued or scheduled (retries included). What the web
     process still holds (write-behind: a filed report's routing job) goes out first, as its
@@ -64,7 +51,7 @@ def drain(container: Container, rounds: int = 10) -> None:
         scheduler.acquire_locks()
         scheduler.prepare_registries(list(QUEUE_NAMES))
         scheduler.enqueue_scheduled_jobs()
-        _BurstWorker(queues, connection=conn).work(burst=True)
+        BurstWorker(queues, connection=conn).work(burst=True)
         scheduled = sum(
             len(ScheduledJobRegistry(name, connection=conn).get_job_ids()) for name in QUEUE_NAMES
         )

@@ -25,25 +25,30 @@ from ussd_app.runtime.maintenance import run_maintenance
 log = logging.getLogger(__name__)
 
 
-class ThreadWorker(SimpleWorker):
-    """A SimpleWorker that can run off the main thread (signals belong to the main thread),
+class BurstWorker(SimpleWorker):
+    """A SimpleWorker for short bursts (this in-process worker, the tests' `drain`): no pub/sub
+    channel for remote commands (stop, kill), since a burst is stopped by its caller.
+
+    Why not RQ's: with redis-py 8 its pub/sub thread's stop() joins a thread that waits up to
+    60 s for a message, so a burst's teardown could hold the alerts back for up to a minute
+    (measured 2026-12-04: a P1 report's routing job left queued while the worker sat in
+    PubSubWorkerThread.stop; in CI, a test's report found 15 minutes old "after 14"). The
+    long-running `worker.py` keeps the channel: it subscribes once."""
+
+    def subscribe(self) -> None:
+        return None
+
+    def unsubscribe(self) -> None:
+        return None
+
+
+class ThreadWorker(BurstWorker):
+    """A BurstWorker that can run off the main thread (signals belong to the main thread),
     so job timeouts use a timer instead of SIGALRM."""
 
     death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self) -> None:
-        return None
-
-    # No pub/sub channel for remote commands (stop, kill): this worker lives inside the web
-    # process and runs in bursts of a fraction of a second, stopped by `EmbeddedWorker.stop`.
-    # Why not RQ's: with redis-py 8 its pub/sub thread's stop() joins a thread that waits up to
-    # 60 s for a message, so every burst's teardown held the alerts back for up to a minute
-    # (measured 2026-12-04: a P1 report's routing job left queued while the worker sat in
-    # PubSubWorkerThread.stop).
-    def subscribe(self) -> None:
-        return None
-
-    def unsubscribe(self) -> None:
         return None
 
 
