@@ -85,10 +85,14 @@ class CaseSmsObserver:
         ids = {r.report_id for r in rows if r.report_id is not None and r.purpose == _ALERT}
         if not ids:
             return
-        reports = uow.session.scalars(
-            select(TraffickingReport).where(TraffickingReport.id.in_(sorted(ids)))
+        known: dict[int, TraffickingReport | None] = dict.fromkeys(ids)  # None: gone (erased)
+        known.update(
+            (report.id, report)
+            for report in uow.session.scalars(
+                select(TraffickingReport).where(TraffickingReport.id.in_(sorted(ids)))
+            )
         )
-        uow.session.info[_REPORTS_KEY] = {report.id: report for report in reports}
+        uow.session.info[_REPORTS_KEY] = known
 
     def on_sent(self, services: Services, uow: UnitOfWork, row: OutboundSms) -> None:
         """The reporter's coarse status becomes "passed on" once an alert has left."""
